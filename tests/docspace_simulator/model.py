@@ -122,8 +122,8 @@ class User:
         is_admin = self.is_docspace_admin and not (is_owner and version >= (3, 7, 1))
         return {
             "id": self.id,
-            # DocSpace sends displayName HTML-encoded.
-            "displayName": html.escape(self.display_name),
+            # DocSpace sends displayName HTML-encoded, with .NET's &#39; for the apostrophe.
+            "displayName": html.escape(self.display_name).replace("&#x27;", "&#39;"),
             "email": self.email,
             "userName": self.user_name,
             "firstName": self.first_name,
