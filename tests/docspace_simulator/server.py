@@ -280,10 +280,12 @@ class Simulator:
             log.debug("%s %s -> 404, no portal at this path", request.method, path)
             return to_response(nginx_page(404))
 
+        # The raw query string, because yarl would decode characters such as %40.
+        raw_query = request.raw_path.partition("?")[2].partition("#")[0]
         call = Call(
             method=request.method,
             path=relative_path,
-            query_string=request.query_string,
+            query_string=raw_query,
             headers=request.headers,
             cookies=request.cookies,
             body=await request.read(),
