@@ -79,6 +79,19 @@ class Call:
         return self.base + self.path + (f"?{self.query_string}" if self.query_string else "")
 
 
+class Headers(dict):
+    """Request headers for calls made inside the simulator; names are case-insensitive."""
+
+    def __init__(self, headers: Mapping[str, str]):
+        super().__init__((name.lower(), value) for name, value in headers.items())
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return super().get(name.lower(), default)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and super().__contains__(name.lower())
+
+
 @dataclass
 class Identity:
     """Who the credentials of a request belong to; `presented` is set even when invalid."""

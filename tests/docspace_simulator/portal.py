@@ -11,8 +11,6 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from multidict import CIMultiDict
-
 from . import api
 from .faults import Fault, FaultTable
 from .links import CONFIRM_TYPE, LinkSigner, build_link, parse_query
@@ -546,7 +544,7 @@ class Portal:
                 return BrowserConfirmation(_result_name(result), False, self.owner_id, link=link)
 
             token, _ = self.create_session(self.owner_id)
-            headers = CIMultiDict({"confirm": query, "Content-Type": "application/json"})
+            headers = api.Headers({"confirm": query, "Content-Type": "application/json"})
             call = api.Call(
                 method="PUT",
                 path="/api/2.0/settings/owner",
