@@ -15,6 +15,7 @@ __metaclass__ = type
 
 import email.utils
 import html
+import ipaddress
 import json
 import re
 import time
@@ -55,7 +56,7 @@ _TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _TAG_RE = re.compile(r"<[^>]+>")
 _SPACE_RE = re.compile(r"\s+")
 _TOKEN_RE = re.compile(r"^[\x21-\x7e]+$")
-_LOOPBACK_HOSTS = ("localhost", "::1")
+_BEARER_RE = re.compile(r"^bearer(\s+|$)", re.IGNORECASE)
 
 
 def docspace_argument_spec():
@@ -131,6 +132,12 @@ def normalize_base_url(value):
     if value is None or not str(value).strip():
         raise DocSpaceError("base_url is empty; set it to the portal address, for example https://docspace.example.com")
     text = str(value).strip()
+
+    # Reject user info first, so that no later message echoes a password.
+    authority = text.split("://", 1)[-1].split("/", 1)[0]
+    if "@" in authority:
+        raise DocSpaceError("base_url must not contain a user name or password; pass credentials with api_key")
+
     if "://" not in text:
         raise DocSpaceError(
             "base_url '%s' has no scheme; write it with https:// (or http://), for example https://%s" % (text, text.lstrip("/"))
@@ -146,9 +153,6 @@ def normalize_base_url(value):
         raise DocSpaceError("base_url '%s' has the unsupported scheme '%s'; use https:// or http://" % (text, parts.scheme))
     if not parts.hostname:
         raise DocSpaceError("base_url '%s' has no host name; use the portal address, for example https://docspace.example.com" % text)
-    if parts.username is not None or parts.password is not None:
-        # Do not echo the value: the user info part may hold a password.
-        raise DocSpaceError("base_url must not contain a user name or password; pass credentials with api_key")
     if parts.query or parts.fragment:
         raise DocSpaceError("base_url '%s' must not contain a query string or fragment; use the portal address only" % text)
     if port == 0:
@@ -165,8 +169,8 @@ def authorization_header(api_key):
     already starts with ``Bearer`` is not prefixed twice.
     """
     text = (api_key or "").strip()
-    if text[:7].lower() == "bearer ":
-        text = text[7:].strip()
+    if _BEARER_RE.match(text):
+        text = _BEARER_RE.sub("", text, count=1)
     if not text:
         raise DocSpaceError("api_key is empty; set it to the API key of the current portal owner (or DOCSPACE_API_KEY)")
     if not _TOKEN_RE.match(text):
@@ -176,8 +180,14 @@ def authorization_header(api_key):
 
 
 def is_loopback_host(hostname):
-    host = (hostname or "").lower()
-    return host in _LOOPBACK_HOSTS or host.startswith("127.")
+    """Tell whether a URL's host is a loopback address or localhost (not a name that merely starts with 127.)."""
+    host = (hostname or "").lower().strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def parse_retry_after(value, now=None):

@@ -211,12 +211,12 @@ class ConfirmationLink:
 
     def check(self, new_owner, current_owner):
         """Compare the link with the requested transfer, or raise DocSpaceError naming the field."""
-        missing = [name for name, value in (("type", self.type), ("key", self.key), ("uid", self.uid)) if not value]
+        missing = ["'%s'" % name for name, value in (("type", self.type), ("key", self.key), ("uid", self.uid)) if not value]
         if not (self.email or self.encemail):
-            missing.append("email or encemail")
+            missing.append("'email' or 'encemail'")
         if missing:
-            raise DocSpaceError("confirmation is not a complete owner-change link: %s missing. Copy the whole link from the "
-                                "email, or pass its query string" % ", ".join("'%s' is" % name for name in missing))
+            raise DocSpaceError("confirmation is not a complete owner-change link; these parameters are missing: %s. Copy the "
+                                "whole link from the email, or pass its query string" % ", ".join(missing))
 
         if self.type.lower() != CONFIRM_TYPE.lower():
             raise DocSpaceError("confirmation link has type '%s', not '%s': it is not an owner-change link. Use the link "
@@ -489,7 +489,7 @@ class OwnerTransfer:
 
         if params.get("wait") and not self.check_mode:
             self.wait_for_confirmation(current, new_owner, sent)
-            return self.result(True, new_owner, new_owner, current, instructions_sent=sent, sent_to=current,
+            return self.result(True, new_owner, new_owner, current, instructions_sent=sent, sent_to=current if sent else None,
                                msg="%s confirmed the transfer; %s now owns the portal" % (describe(current), describe(new_owner)))
 
         if sent:
@@ -583,7 +583,7 @@ class OwnerTransfer:
 
         # Diff: the owner before and after; "after" is the requested owner
         # whenever the run reports a change, pending or not.
-        before = user_summary(previous_owner if previous_owner is not None else owner)
+        before = user_summary(previous_owner if previous_owner is not None and changed else owner)
         after = user_summary(new_owner) if changed else before
         result["diff"] = {"before": before, "after": after}
         return result
@@ -597,7 +597,13 @@ def gather_owner_info(client):
     if caller["id"] == owner_id:
         owner = caller
     else:
-        owner = portal.read_user(owner_id) or {"id": owner_id}
+        try:
+            owner = portal.read_user(owner_id) or {"id": owner_id}
+        except DocSpaceAPIError as exc:
+            if exc.status != 403:
+                raise
+            # Guests may not read other profiles; the owner id is still known.
+            owner = {"id": owner_id}
 
     tenant = portal.read_portal()
     # Non-admin callers get a TenantDto with defaults, whose ownerId is the zero GUID.
