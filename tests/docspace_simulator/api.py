@@ -1,7 +1,7 @@
 """The DocSpace endpoints a portal serves, as plain functions from a Call to a Reply.
 
 The behaviour follows DocSpace-server 3.7.2 and the version-dependent changes
-back to 2.6.3 where the portal's `version` asks for them.
+back to 2.6.3, selected by the portal's `version`.
 """
 
 from __future__ import annotations
@@ -328,13 +328,13 @@ def send_owner_instructions(portal: Portal, call: Call, identity: Identity) -> R
     with portal.lock:
         owner = portal.owner
 
-        # 1. Owner or DocSpace admin only; before 3.1.0 the refusal was a 500.
+        # 1. Owner or DocSpace admin only; before 3.1.0 the rejection was a 500.
         if caller.id != owner.id and not caller.is_docspace_admin:
             if portal.version_info >= (3, 1, 0):
                 return envelopes.error(403, ACCESS_DENIED, "security")
             return envelopes.error(500, ACCESS_DENIED, "security")
 
-        # 2. Since 3.5.0 the owner's own email must be confirmed, also when an admin asks.
+        # 2. Since 3.5.0 the owner's own email must be confirmed, also for a request from an admin.
         if portal.version_info >= (3, 5, 0) and owner.activation_status != ActivationStatus.ACTIVATED:
             return envelopes.error(400, OWNER_NOT_ACTIVATED, "argument")
 
@@ -343,7 +343,7 @@ def send_owner_instructions(portal: Portal, call: Call, identity: Identity) -> R
         if new_owner is not None and new_owner.is_guest:
             return envelopes.error(403, ACCESS_DENIED, "security")
 
-        # 4. A refusal that still answers HTTP 200.
+        # 4. A rejection that still returns HTTP 200.
         target_inactive = new_owner is not None and new_owner.status != EmployeeStatus.ACTIVE
         if caller.id != owner.id or owner_id == ZERO_GUID or target_inactive:
             return envelopes.success({"status": 0, "message": NO_PERMISSIONS}, url=call.url, method=call.method)
@@ -357,7 +357,7 @@ def send_owner_instructions(portal: Portal, call: Call, identity: Identity) -> R
 
 
 def confirm_identity(portal: Portal, call: Call, identity: Identity) -> tuple[User | None, Reply | None]:
-    """Run the `confirm` authentication scheme; return the acting user or a refusal."""
+    """Run the `confirm` authentication scheme; return the acting user or the rejection."""
     header = call.headers.get("confirm")
     if header is None:
         # Without a link an API key is authenticated but not authorised.
@@ -380,9 +380,9 @@ def confirm_identity(portal: Portal, call: Call, identity: Identity) -> tuple[Us
 def update_owner(portal: Portal, call: Call, identity: Identity) -> Reply:
     """PUT /api/2.0/settings/owner, authorised by the `confirm` header."""
     with portal.lock:
-        acting, refusal = confirm_identity(portal, call, identity)
-        if refusal:
-            return refusal
+        acting, rejection = confirm_identity(portal, call, identity)
+        if rejection:
+            return rejection
 
         data, problem = read_json_body(call, "inDto")
         if problem:
@@ -410,7 +410,7 @@ def update_owner(portal: Portal, call: Call, identity: Identity) -> Reply:
 
         portal.owner_id = new_owner.id
 
-    # Before 3.0.0 a void action answered with an empty body.
+    # Before 3.0.0 a void action returned an empty body.
     if portal.version_info < (3, 0, 0):
         return envelopes.Reply(200, b"", None)
     return envelopes.success_without_response(url=call.url, method=call.method)
@@ -489,8 +489,7 @@ def short_link(portal: Portal, call: Call, identity: Identity, code: str) -> Rep
 def confirm_page(portal: Portal, call: Call, identity: Identity) -> Reply:
     return envelopes.html_page(
         "Portal owner change",
-        "The DocSpace web client would now ask the signed-in owner to confirm the change. "
-        "The simulator does this through its browser-confirm hook.",
+        "The DocSpace web client would now ask the signed-in owner to confirm the change. The simulator does this through its browser-confirm hook.",
     )
 
 
@@ -538,10 +537,10 @@ def endpoint_name(method: str, path: str) -> tuple[str, str | None]:
 
 
 def dispatch(portal: Portal, call: Call) -> Reply:
-    """Answer one request to a portal, including authentication and rate limiting."""
+    """Handle one request to a portal, including authentication and rate limiting."""
     route, params, path_known = match(call.method, call.path)
     if route is None:
-        # ASP.NET answers a wrong method with an empty 405; unknown paths reach nginx's 404.
+        # ASP.NET returns an empty 405 for a wrong method, and unknown paths reach nginx's 404.
         return envelopes.empty(405) if path_known else envelopes.nginx_page(404)
 
     identity = authenticate(portal, call)

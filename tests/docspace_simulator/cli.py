@@ -30,8 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="ALIAS[=PREFIX]",
-        help="add a portal at /ALIAS, or at PREFIX ('/' is the root); repeatable. "
-        "Without --portal and --portals, one portal 'demo' is served at the root",
+        help="add a portal at /ALIAS, or at PREFIX ('/' is the root); repeatable. Without --portal and --portals, one portal 'demo' is served at the root",
     )
     parser.add_argument("--portals", type=int, default=0, metavar="N", help="add N generated portals portal001... at /portal001...")
     parser.add_argument("--docspace-version", default=DEFAULT_VERSION, help=f"DocSpace version to behave like (default {DEFAULT_VERSION})")

@@ -6,6 +6,7 @@ Control requests are neither counted nor logged as portal requests.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
@@ -16,6 +17,8 @@ from .faults import Fault
 if TYPE_CHECKING:
     from .portal import Portal
     from .server import Simulator
+
+log = logging.getLogger("docspace_simulator")
 
 _PORTAL_OPTIONS = {
     "alias",
@@ -274,7 +277,7 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
 
 
 async def handle(simulator: Simulator, request: web.Request, path: str) -> web.Response:
-    """Answer one control request; `path` is relative to /_simulator."""
+    """Handle one control request. `path` is relative to /_simulator."""
     path_known = False
     for method, pattern, handler in ROUTES:
         found = pattern.match(path.rstrip("/") or "/")
@@ -286,6 +289,7 @@ async def handle(simulator: Simulator, request: web.Request, path: str) -> web.R
         try:
             return await handler(simulator, request, **found.groupdict())
         except ControlError as exc:
+            log.info("Control request %s /_simulator%s failed with %d: %s", request.method, path, exc.status, exc)
             return _json({"error": str(exc)}, exc.status)
 
     if path_known:

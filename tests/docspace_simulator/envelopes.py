@@ -74,7 +74,7 @@ def success(value: Any, *, url: str, method: str, status: int = 200) -> Reply:
 
 
 def success_without_response(*, url: str, method: str) -> Reply:
-    """Answer an action that returns nothing: `count` 0 and no `response` key."""
+    """Build the reply to an action that returns nothing: `count` 0 and no `response` key."""
     envelope = {"count": 0, "links": _links(url, method), "status": 0, "statusCode": 200}
     return Reply(200, _dump(envelope), JSON_TYPE)
 
@@ -111,15 +111,14 @@ def nginx_page(status: int) -> Reply:
     """Build the HTML error page nginx serves for its own 404 and 50x errors."""
     title = f"{status} {REASONS.get(status, 'Error')}"
     page = (
-        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
-        f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
     )
     return Reply(status, page.encode(), HTML_TYPE, {"Server": "nginx"})
 
 
 def html_page(title: str, paragraph: str, status: int = 200) -> Reply:
     page = (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="utf-8">'
         f"<title>{title}</title></head>\n<body>\n<h1>{title}</h1>\n<p>{paragraph}</p>\n</body>\n</html>\n"
     )
     return Reply(status, page.encode(), HTML_TYPE)

@@ -14,7 +14,7 @@ from .envelopes import Reply
 
 FAULT_KINDS = ("status", "html", "slow", "drop", "redirect", "empty", "truncated", "wrong_shape")
 
-# DocSpace's authentication layer and its rate limiter answer these with an empty body.
+# DocSpace's authentication layer and its rate limiter send these statuses with an empty body.
 _EMPTY_BODY_STATUSES = {401, 403, 405, 429}
 
 _ids = itertools.count(1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import html
 import secrets
 import string
 import threading
@@ -247,14 +248,14 @@ class Portal:
             return self._users.get(guid) if guid else None
 
     def find_user_by_email(self, email: str) -> User | None:
-        wanted = email.strip().lower()
+        expected = email.strip().lower()
         with self.lock:
-            return next((user for user in self._users.values() if user.email.lower() == wanted), None)
+            return next((user for user in self._users.values() if user.email.lower() == expected), None)
 
     def find_user_by_name(self, user_name: str) -> User | None:
-        wanted = user_name.strip().lower()
+        expected = user_name.strip().lower()
         with self.lock:
-            return next((user for user in self._users.values() if user.user_name.lower() == wanted), None)
+            return next((user for user in self._users.values() if user.user_name.lower() == expected), None)
 
     def add_user(
         self,
@@ -408,7 +409,6 @@ class Portal:
         if not email or uid is None:
             return ValidationResult.INVALID
         with self.lock:
-
             # A link stops working once its email no longer belongs to the owner.
             if self.owner.email.lower() != email.lower():
                 return ValidationResult.INVALID
@@ -427,10 +427,10 @@ class Portal:
             short_link = self.shorten(link, link_base)
             new_owner_name = new_owner.display_name if new_owner else "Unknown Unknown"
             body = (
-                f"<p>Hello, {_escape(owner.display_name)}!</p>\n"
+                f"<p>Hello, {html.escape(owner.display_name)}!</p>\n"
                 f"<p>A request was made to hand over ownership of the DocSpace portal "
-                f"{_escape(self.name)} to {_escape(new_owner_name)}.</p>\n"
-                f'<p><a href="{_escape(short_link)}">Confirm the portal owner change</a></p>\n'
+                f"{html.escape(self.name)} to {html.escape(new_owner_name)}.</p>\n"
+                f'<p><a href="{html.escape(short_link)}">Confirm the portal owner change</a></p>\n'
                 f"<p>The link is valid for 7 days.</p>\n"
             )
             email = Email(
@@ -612,10 +612,6 @@ def _normalize_prefix(prefix: str) -> str:
     if prefix.startswith("/_simulator"):
         raise ValueError(f"invalid prefix {prefix!r}: /_simulator is reserved for the control API")
     return prefix
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
 def _result_name(result: ValidationResult) -> str:

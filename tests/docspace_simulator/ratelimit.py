@@ -1,4 +1,4 @@
-"""Per-user rate limiting modelled on DocSpace's limiter (off unless a portal asks for it)."""
+"""Per-user rate limiting modelled on DocSpace's limiter (off unless a portal's rate_limit option is set)."""
 
 from __future__ import annotations
 

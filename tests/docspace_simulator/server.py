@@ -24,7 +24,7 @@ log = logging.getLogger("docspace_simulator")
 
 CONTROL_PREFIX = "/_simulator"
 
-# Generous so that a few hundred concurrent clients are not refused at connect time.
+# Generous so that a few hundred concurrent clients are not rejected at connect time.
 LISTEN_BACKLOG = 1024
 
 # How long stop() waits for requests still in progress, e.g. those held by a slow fault.
@@ -76,10 +76,10 @@ class Simulator:
         with self._lock:
             if alias in self._portals:
                 raise ValueError(f"portal {alias!r} already exists")
-            taken = {mounted.prefix: mounted.alias for mounted in self._portals.values()}
-            if portal.prefix in taken:
+            aliases_by_prefix = {mounted.prefix: mounted.alias for mounted in self._portals.values()}
+            if portal.prefix in aliases_by_prefix:
                 where = portal.prefix or "the root"
-                raise ValueError(f"prefix {where!r} is already used by portal {taken[portal.prefix]!r}")
+                raise ValueError(f"prefix {where!r} is already used by portal {aliases_by_prefix[portal.prefix]!r}")
             portal.simulator = self
             self._portals[alias] = portal
             self._rebuild_mounts()
@@ -305,6 +305,9 @@ class Simulator:
             at=portal.now(),
         )
         portal.record_request(record)
+
+        # A short-link code opens the confirmation link, so the log shows the template instead.
+        shown_path = portal.prefix + template if template == "/s/{code}" else path
         fault = portal.faults_table.take(call.method, relative_path, template)
         if fault is not None:
             record.fault = fault.kind
@@ -318,7 +321,7 @@ class Simulator:
         if fault is not None and fault.kind == "slow" and fault.after_processing:
             await asyncio.sleep(fault.delay)
         elif fault is not None and fault.kind == "drop":
-            log.debug("%s %s on portal %s: dropping the connection (fault %d)", call.method, path, portal.alias, fault.id)
+            log.debug("%s %s on portal %s: dropping the connection (fault %d)", call.method, shown_path, portal.alias, fault.id)
             record.status = 0
             if request.transport is not None:
                 request.transport.abort()
@@ -328,9 +331,7 @@ class Simulator:
 
         assert reply is not None
         record.status = reply.status
-        log.debug(
-            "%s %s on portal %s -> %d%s", call.method, path, portal.alias, reply.status, f" (fault {fault.kind})" if fault else ""
-        )
+        log.debug("%s %s on portal %s -> %d%s", call.method, shown_path, portal.alias, reply.status, f" (fault {fault.kind})" if fault else "")
         return to_response(reply)
 
     def _dispatch(self, portal: Portal, call: Call) -> Reply:

@@ -226,15 +226,15 @@ def test_rate_limit_429_per_user(docspace_simulator):
     portal = docspace_simulator.add_portal("limited", rate_limit=5)
     owner, admin = portal.users["owner"], portal.users["admin"]
     statuses = [get(portal, SETTINGS, owner).status_code for _ in range(5)]
-    refused = get(portal, SETTINGS, owner)
+    rejected = get(portal, SETTINGS, owner)
 
     assert statuses == [200] * 5
-    assert refused.status_code == 429
-    assert refused.content == b""
-    assert 1 <= int(refused.headers["Retry-After"]) <= 60
-    assert refused.headers["X-RateLimit-Limit"] == "5"
-    assert refused.headers["X-RateLimit-Remaining"] == "0"
-    assert "X-RateLimit-Reset" in refused.headers
+    assert rejected.status_code == 429
+    assert rejected.content == b""
+    assert 1 <= int(rejected.headers["Retry-After"]) <= 60
+    assert rejected.headers["X-RateLimit-Limit"] == "5"
+    assert rejected.headers["X-RateLimit-Remaining"] == "0"
+    assert "X-RateLimit-Reset" in rejected.headers
     assert get(portal, SETTINGS, admin).status_code == 200
 
     portal.advance_clock(61)
@@ -483,9 +483,7 @@ def test_cli_default_demo_at_root(tmp_path):
     try:
         demo = manifest["portals"]["demo"]
         owner = demo["users"]["owner"]
-        response = requests.get(
-            demo["base_url"] + "/api/2.0/people/@self", headers={"Authorization": f"Bearer {owner['api_key']}"}, timeout=TIMEOUT
-        )
+        response = requests.get(demo["base_url"] + "/api/2.0/people/@self", headers={"Authorization": f"Bearer {owner['api_key']}"}, timeout=TIMEOUT)
     finally:
         returncode, stdout, _ = stop_cli(process)
 
@@ -553,3 +551,14 @@ def test_many_portals_concurrent_requests():
     assert statuses.count(200) == 600
     assert sum(portal.request_count() for portal in portals) == 600
     assert elapsed < 20
+
+
+def test_short_link_code_not_logged(caplog, docspace_portal):
+    send_instructions(docspace_portal, docspace_portal.users["owner"], docspace_portal.users["successor"].id)
+    short_link = docspace_portal.last_email.short_link
+    caplog.set_level(logging.DEBUG, logger="docspace_simulator")
+    requests.get(short_link, allow_redirects=False, timeout=TIMEOUT)
+    messages = [record.getMessage() for record in caplog.records]
+
+    assert any("GET /acme/s/{code} on portal acme -> 302" in message for message in messages)
+    assert not any(short_link.rsplit("/", 1)[1] in message for message in messages)
