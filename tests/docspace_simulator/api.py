@@ -314,7 +314,7 @@ def _profile_if_visible(portal: Portal, call: Call, identity: Identity, user: Us
 
 
 def send_owner_instructions(portal: Portal, call: Call, identity: Identity) -> Reply:
-    """POST /api/2.0/settings/owner, with the checks in DocSpace's order."""
+    """Send the owner-change instructions (POST /api/2.0/settings/owner), checking in DocSpace's order."""
     caller = identity.user
     assert caller is not None
 
@@ -338,7 +338,8 @@ def send_owner_instructions(portal: Portal, call: Call, identity: Identity) -> R
         if portal.version_info >= (3, 5, 0) and owner.activation_status != ActivationStatus.ACTIVATED:
             return envelopes.error(400, OWNER_NOT_ACTIVATED, "argument")
 
-        # 3. An unknown id resolves to an active placeholder, so it passes checks 3 and 4.
+        # 3. A guest cannot own a portal. An unknown id resolves to DocSpace's active
+        # placeholder user, which passes this check and the next.
         new_owner = lookup_user(portal, owner_id or ZERO_GUID)
         if new_owner is not None and new_owner.is_guest:
             return envelopes.error(403, ACCESS_DENIED, "security")
@@ -378,7 +379,7 @@ def confirm_identity(portal: Portal, call: Call, identity: Identity) -> tuple[Us
 
 
 def update_owner(portal: Portal, call: Call, identity: Identity) -> Reply:
-    """PUT /api/2.0/settings/owner, authorised by the `confirm` header."""
+    """Change the owner (PUT /api/2.0/settings/owner) as the `confirm` header authorises."""
     with portal.lock:
         acting, rejection = confirm_identity(portal, call, identity)
         if rejection:
@@ -417,7 +418,7 @@ def update_owner(portal: Portal, call: Call, identity: Identity) -> Reply:
 
 
 def check_confirm(portal: Portal, call: Call, identity: Identity) -> Reply:
-    """POST /api/2.0/authentication/confirm: validate link parameters, change nothing."""
+    """Validate link parameters without changing anything (POST /api/2.0/authentication/confirm)."""
     data, problem = read_json_body(call, "inDto")
     if problem:
         return problem
@@ -457,7 +458,7 @@ def check_confirm(portal: Portal, call: Call, identity: Identity) -> Reply:
 
 
 def authenticate_me(portal: Portal, call: Call, identity: Identity) -> Reply:
-    """POST /api/2.0/authentication: exchange a user name or email and password for a token."""
+    """Exchange a user name or email and a password for a session token (POST /api/2.0/authentication)."""
     data, problem = read_json_body(call, "inDto")
     if problem:
         return problem

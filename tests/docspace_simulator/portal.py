@@ -223,7 +223,7 @@ class Portal:
             self.faults_table.clear()
 
     def reset(self) -> None:
-        """Return to the seeded state: users, owner, outbox, counters, faults and clock."""
+        """Restore the seeded state: users, owner, outbox, counters, faults and clock."""
         self._reset_state()
 
     @property
@@ -291,7 +291,7 @@ class Portal:
             if guid in self._users:
                 raise ValueError(f"a user with id {guid} already exists on portal {self.alias!r}")
             if key in self._roles:
-                raise ValueError(f"role {key!r} is already taken on portal {self.alias!r}")
+                raise ValueError(f"role {key!r} is already used by another user on portal {self.alias!r}")
 
             user = User(
                 id=guid,
@@ -326,7 +326,7 @@ class Portal:
                 raise KeyError(f"no user {user_id!r} on portal {self.alias!r}")
             if "role" in changes and changes["role"] != user.role:
                 if changes["role"] in self._roles:
-                    raise ValueError(f"role {changes['role']!r} is already taken on portal {self.alias!r}")
+                    raise ValueError(f"role {changes['role']!r} is already used by another user on portal {self.alias!r}")
                 self._roles.pop(user.role, None)
                 self._roles[changes["role"]] = user.id
             for name, value in changes.items():
@@ -345,7 +345,7 @@ class Portal:
     # Clock
 
     def now(self) -> datetime:
-        """The portal clock: wall-clock UTC plus every advance_clock() so far."""
+        """Return the portal clock's time: wall-clock UTC plus every advance_clock() so far."""
         return datetime.now(timezone.utc) + timedelta(seconds=self._clock_offset)
 
     def advance_clock(self, seconds: float) -> datetime:

@@ -86,7 +86,7 @@ def test_instructions_owner_email_not_activated_400(make_portal):
     assert portal.outbox == []
 
 
-def test_instructions_owner_email_not_activated_allowed_before_3_5(make_portal):
+def test_instructions_unactivated_owner_before_3_5(make_portal):
     portal = make_portal(version="3.2.1", owner_email_activated=False)
     response = send_instructions(portal, portal.users["owner"], portal.users["successor"].id)
 
