@@ -131,10 +131,12 @@ ansible-test-units: $(VENV_STAMP)
 ansible-test-integration: $(VENV_STAMP)
 	env -u ANSIBLE_COLLECTIONS_PATH $(ANSIBLE_TEST) integration $(ANSIBLE_TEST_OPTIONS)
 
-# ansible-lint installs this tree as a collection itself; with our collections
-# root on the path it would also find the copy there and warn about two.
+# ansible-lint installs this tree as a collection into .ansible/collections
+# itself. Limiting the collections path to that directory keeps it from
+# linting against another installed copy, such as ours in .cache or one in
+# ~/.ansible/collections.
 ansible-lint: $(VENV_STAMP)
-	env -u ANSIBLE_COLLECTIONS_PATH $(BIN)/ansible-lint --profile production
+	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/.ansible/collections $(BIN)/ansible-lint --profile production
 
 changelog-lint: $(VENV_STAMP)
 	$(BIN)/antsibull-changelog lint
@@ -178,7 +180,7 @@ bench: collection
 	fi
 
 clean:
-	rm -rf $(BUILD_DIR) .cache tests/output .pytest_cache .ruff_cache
+	rm -rf $(BUILD_DIR) .cache .ansible tests/output .pytest_cache .ruff_cache
 	find . -path ./$(VENV) -prune -o -path ./$(VENV_LOWEST) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
