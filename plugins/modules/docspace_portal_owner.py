@@ -27,9 +27,10 @@ description:
     itself answers "sent" for an unknown user id.
   - If the requested user already owns the portal, the module changes nothing and sends no email.
 author:
-  - onlyoffice.docspace maintainers
+  - ONLYOFFICE DocSpace collection maintainers (@onlyoffice)
 extends_documentation_fragment:
   - onlyoffice.docspace.docspace
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
@@ -43,6 +44,7 @@ attributes:
       - Shows the owner (id, email, display name) before and after. After is the requested owner whenever
         the module reports a change, even while the transfer waits for confirmation.
   platform:
+    support: full
     platforms: all
     description: Runs wherever Python and the requests library are; use C(connection=local) or delegate to the controller.
 options:
@@ -103,7 +105,7 @@ notes:
     link and refusal formats) for the endpoints this module calls; it is not a live portal.
   - >-
     If DocSpace refuses the change but the requested user owns the portal already (confirmed meanwhile in a
-    browser), the run succeeds with RV(changed=false).
+    browser), the run succeeds with C(changed=false).
 seealso:
   - module: onlyoffice.docspace.docspace_portal_owner_info
   - name: DocSpace API, send the owner change instructions
@@ -172,7 +174,7 @@ owner:
     display_name: Olivia Owner
 previous_owner:
   description: The owner before the run, same keys as RV(owner).
-  returned: when RV(changed) is true
+  returned: when C(changed) is true
   type: dict
   sample:
     id: 4a515a15-d4d6-4b8e-828e-e0586f18f3a3

@@ -19,9 +19,10 @@ description:
   - Use it as a pre-flight check before M(onlyoffice.docspace.docspace_portal_owner), which needs the current
     owner's API key, and to verify a transfer afterwards.
 author:
-  - onlyoffice.docspace maintainers
+  - ONLYOFFICE DocSpace collection maintainers (@onlyoffice)
 extends_documentation_fragment:
   - onlyoffice.docspace.docspace
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
@@ -30,6 +31,7 @@ attributes:
   diff_mode:
     support: none
   platform:
+    support: full
     platforms: all
     description: Runs wherever Python and the requests library are; use C(connection=local) or delegate to the controller.
 notes:
