@@ -371,7 +371,8 @@ class DocSpaceClient:
     def send(self, method, url, params=None, body=None, headers=None, policy=POLICY_READ, authenticated=True, display_url=None):
         """Send one request with retries and return the requests.Response.
 
-        POLICY_READ retries on 429, 502, 503, 504 and on any transport failure.
+        POLICY_READ retries on 429, 502, 503, 504 and on transport failures
+        other than TLS errors.
         POLICY_WRITE retries only on 429 and on failures to connect, because
         then the server certainly did not process the request. ``display_url``
         replaces ``url`` in logs and errors when the URL itself is a secret.
@@ -394,7 +395,9 @@ class DocSpaceClient:
                                                 timeout=self.timeout, verify=self.verify, allow_redirects=False)
             except requests.exceptions.RequestException as exc:
                 failure = self._transport_failure(method, shown, exc)
-                retryable = policy == POLICY_READ or _is_connect_failure(exc)
+                # A certificate problem does not go away on its own, so it is not retried.
+                transient = not isinstance(exc, requests.exceptions.SSLError)
+                retryable = (policy == POLICY_READ and transient) or _is_connect_failure(exc)
                 delay = self._next_delay(attempt, slept, None) if retryable else None
                 if delay is None:
                     raise failure

@@ -556,6 +556,17 @@ def test_ssl_error_message(retry_sleep):
     assert "ca_path" in caught.value.msg
 
 
+def test_read_ssl_error_not_retried(retry_sleep):
+    client = scripted_client([ssl_error(), ok({})], retry_sleep)
+
+    with pytest.raises(DocSpaceAPIError) as caught:
+        client.get("/api/2.0/settings")
+
+    assert len(client.session.requests) == 1
+    assert retry_sleep.calls == []
+    assert "ca_path" in caught.value.msg
+
+
 def test_throttled_counter(retry_sleep):
     client = scripted_client([empty(429), empty(429), ok({}), empty(429), ok({})], retry_sleep)
 
