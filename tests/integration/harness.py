@@ -7,12 +7,24 @@ screen output is kept too, for checks such as "no traceback" and "no secret".
 
 import json
 import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 
 TRACEBACK_MARKERS = ("Traceback (most recent call last)", "MODULE FAILURE")
+
+# ansible-core 2.19 puts this placeholder into the "exception" key of every
+# failed result, fail_json included, while tracebacks are not displayed.
+TRACEBACK_UNAVAILABLE = "(traceback unavailable)"
+# ansible-core 2.19 reports an exception that a module did not catch with this
+# prefix in the result's msg. A fail_json message has no prefix there.
+UNCAUGHT_EXCEPTION_PREFIX = "Task failed: Module failed:"
+
+CALLBACK_DIR = Path(__file__).resolve().parent / "callback_plugins"
 
 
 class PlaybookRun:
@@ -30,6 +42,11 @@ class PlaybookRun:
     def output(self):
         """stdout, stderr and the recorded results as one text, for secret scans."""
         return "\n".join([self.stdout, self.stderr, json.dumps(self.records, default=str)])
+
+    @property
+    def screen_text(self):
+        """stdout and stderr with line wrapping undone, for checks on warnings that Ansible wraps."""
+        return " ".join((self.stdout + "\n" + self.stderr).split())
 
     def task(self, name, host=None):
         """Return the result record of the task with this name (on this host)."""
@@ -138,11 +155,41 @@ class PlaybookRunner:
         return path
 
 
+def runner_for(collections_path, work_dir):
+    """Return a PlaybookRunner outside the `ansible` fixture, for module-scoped fixtures.
+
+    It uses the ansible-playbook beside the running Python, else the one on PATH.
+    """
+    beside = Path(sys.executable).with_name("ansible-playbook")
+    command = str(beside) if beside.exists() else shutil.which("ansible-playbook")
+    assert command, "ansible-playbook is not installed; run the tests through `make test`, which installs it"
+    return PlaybookRunner(ansible_playbook=command, collections_path=collections_path, work_dir=work_dir,
+                          callback_dir=CALLBACK_DIR)
+
+
+def link_secrets(link):
+    """Return what no output may show of a confirmation link: its key, encoded and decoded, and a short link's code.
+
+    `link` is a full link, a short link or a bare query string.
+    """
+    parts = urlsplit(link if "://" in link else "http://link.invalid/?" + link.lstrip("?"))
+    secrets = [value for name, value in parse_qsl(parts.query) if name == "key"]
+    secrets += [raw.partition("=")[2] for raw in parts.query.split("&") if raw.startswith("key=")]
+    segments = [segment for segment in parts.path.split("/") if segment]
+    if len(segments) >= 2 and segments[-2] == "s":
+        secrets.append(segments[-1])
+    return secrets
+
+
 def assert_no_traceback(run):
     for marker in TRACEBACK_MARKERS:
         assert marker not in run.output, "%r in the output\n%s" % (marker, run.describe())
     for record in run.records:
-        assert "exception" not in record["result"], "task %r returned an exception\n%s" % (record["task"], run.describe())
+        result = record["result"]
+        assert result.get("exception", TRACEBACK_UNAVAILABLE) == TRACEBACK_UNAVAILABLE, \
+            "task %r returned an exception\n%s" % (record["task"], run.describe())
+        assert not str(result.get("msg", "")).startswith(UNCAUGHT_EXCEPTION_PREFIX), \
+            "task %r failed with an uncaught exception\n%s" % (record["task"], run.describe())
 
 
 def assert_no_secrets(run, *secrets):
