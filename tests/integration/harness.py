@@ -58,6 +58,12 @@ class PlaybookRun:
     def result(self, name, host=None):
         return self.task(name, host)["result"]
 
+    def host_record(self, host):
+        """Return the record of the one task that ran on `host` and was not skipped."""
+        ran = [record for record in self.records if record["host"] == host and record["status"] != "skipped"]
+        assert len(ran) == 1, "host %s ran %d tasks\n%s" % (host, len(ran), self.describe())
+        return ran[0]
+
     def describe(self):
         return "command: %s\nrc: %s\n--- stdout\n%s\n--- stderr\n%s" % (" ".join(self.command), self.rc, self.stdout[-6000:], self.stderr[-3000:])
 
@@ -135,6 +141,18 @@ class PlaybookRunner:
             play["module_defaults"] = module_defaults
         return self.run([play], **options)
 
+    def run_per_host(self, hosts, tasks, forks=None, **options):
+        """Run tasks in one play on many local hosts, one case per host, `forks` hosts at a time (default: all).
+
+        `hosts` maps a host name to its variables. They go in as the extra var
+        `per_host`, keyed by host name, so they may contain API keys and links:
+        the secret scans skip the extra-vars file. See per_host_task.
+        """
+        inventory = {"all": {"hosts": {name: None for name in hosts}, "vars": {"ansible_connection": "local"}}}
+        play = {"name": "One case per host", "hosts": "all", "gather_facts": False, "tasks": tasks}
+        extra_vars = dict(options.pop("extra_vars", None) or {}, per_host=hosts)
+        return self.run([play], inventory=inventory, extra_vars=extra_vars, forks=forks or len(hosts), **options)
+
     @staticmethod
     def _playbook_file(playbook, run_dir):
         if isinstance(playbook, Path):
@@ -165,6 +183,21 @@ def runner_for(collections_path, work_dir):
     assert command, "ansible-playbook is not installed; run the tests through `make test`, which installs it"
     return PlaybookRunner(ansible_playbook=command, collections_path=collections_path, work_dir=work_dir,
                           callback_dir=CALLBACK_DIR)
+
+
+def per_host_task(name, module, options):
+    """Return a task for run_per_host that runs `module` on the hosts whose per_host entry has it as `module`.
+
+    Each option in `options` comes from the host's entry, or is left out when
+    the entry lacks it. Errors are ignored, so that every host reports.
+    """
+    arguments = {option: "{{ per_host[inventory_hostname][%r] | default(omit) }}" % option for option in options}
+    return {
+        "name": name,
+        module: arguments,
+        "when": "per_host[inventory_hostname].module == %r" % module,
+        "ignore_errors": True,
+    }
 
 
 def link_secrets(link):
