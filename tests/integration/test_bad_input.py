@@ -19,7 +19,7 @@ from typing import Callable
 import pytest
 
 from docspace_simulator import Simulator
-from harness import assert_no_secrets, assert_no_traceback
+from harness import assert_no_secrets, assert_no_traceback, per_host_task
 
 OWNER_MODULE = "onlyoffice.docspace.docspace_portal_owner"
 INFO_MODULE = "onlyoffice.docspace.docspace_portal_owner_info"
@@ -231,28 +231,10 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def per_host_task(name, module, options):
-    """A task that runs `module` on the hosts that ask for it, with options from their per_host entry."""
-    arguments = {option: "{{ per_host[inventory_hostname][%r] | default(omit) }}" % option for option in options}
-    return {
-        "name": name,
-        module: arguments,
-        "when": "per_host[inventory_hostname].module == %r" % module,
-        "ignore_errors": True,
-    }
-
-
 TASKS = [
     per_host_task("Run the owner module", OWNER_MODULE, OWNER_OPTIONS),
     per_host_task("Run the info module", INFO_MODULE, CONNECTION_OPTIONS),
 ]
-
-
-def host_record(run, host):
-    """Return the result record of the one task that ran on `host`."""
-    ran = [record for record in run.records if record["host"] == host and record["status"] != "skipped"]
-    assert len(ran) == 1, "host %s ran %d tasks\n%s" % (host, len(ran), run.describe())
-    return ran[0]
 
 
 def case_options(case, context):
@@ -303,17 +285,14 @@ def test_bad_input_table(ansible, docspace_simulator, ipv6_simulator, subtests):
         hosts[case.name] = options
         secrets += secrets_of(portal) + case_secrets(options)
 
-    inventory = {"all": {"hosts": {name: None for name in hosts}, "vars": {"ansible_connection": "local"}}}
-    play = {"name": "One bad input per host", "hosts": "all", "gather_facts": False, "tasks": TASKS}
-    run = ansible.run([play], inventory=inventory, extra_vars={"per_host": hosts}, forks=FORKS,
-                      env={"ANSIBLE_PIPELINING": "1"})
+    run = ansible.run_per_host(hosts, TASKS, forks=FORKS, env={"ANSIBLE_PIPELINING": "1"})
 
     assert run.rc == 0, run.describe()
     assert_no_traceback(run)
     assert_no_secrets(run, *secrets)
     for case in CASES:
         with subtests.test(case=case.name):
-            check_case(case, host_record(run, case.name), portals[case.name])
+            check_case(case, run.host_record(case.name), portals[case.name])
 
 
 def check_case(case, record, portal):

@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 import pytest
 
-from harness import assert_no_secrets, assert_no_traceback
+from harness import assert_no_secrets, assert_no_traceback, per_host_task
 
 OWNER_MODULE = "onlyoffice.docspace.docspace_portal_owner"
 INFO_MODULE = "onlyoffice.docspace.docspace_portal_owner_info"
@@ -293,36 +293,10 @@ def prepare_cell(simulator, cell):
 # Running the cells ---------------------------------------------------------
 
 
-def per_host_task(name, module, options):
-    """A task that runs `module` on the hosts that ask for it, with options from their per_host entry."""
-    arguments = {option: "{{ per_host[inventory_hostname][%r] | default(omit) }}" % option for option in options}
-    return {
-        "name": name,
-        module: arguments,
-        "when": "per_host[inventory_hostname].module == %r" % module,
-        "ignore_errors": True,
-    }
-
-
 TASKS = [
     per_host_task("Run the owner module", OWNER_MODULE, OWNER_OPTIONS),
     per_host_task("Run the info module", INFO_MODULE, CONNECTION_OPTIONS),
 ]
-
-
-def run_per_host(ansible, hosts, tasks):
-    """Run the tasks on every host at once; host variables, secrets included, go in as extra vars."""
-    inventory = {"all": {"hosts": {name: None for name in hosts}, "vars": {"ansible_connection": "local"}}}
-    play = {"name": "One case per host", "hosts": "all", "gather_facts": False, "tasks": tasks}
-    return ansible.run([play], inventory=inventory, extra_vars={"per_host": hosts}, forks=len(hosts),
-                       env={"ANSIBLE_PIPELINING": "1"})
-
-
-def host_record(run, host):
-    """Return the result record of the one task that ran on `host`."""
-    ran = [record for record in run.records if record["host"] == host and record["status"] != "skipped"]
-    assert len(ran) == 1, "host %s ran %d tasks\n%s" % (host, len(ran), run.describe())
-    return ran[0]
 
 
 def wait_until_served(portals, limit=SLOW_DELAY + 5):
@@ -347,7 +321,7 @@ def test_fault_matrix(ansible, docspace_simulator, subtests, fault):
         hosts[cell.name] = host
         secrets += cell_secrets
 
-    run = run_per_host(ansible, hosts, TASKS)
+    run = ansible.run_per_host(hosts, TASKS, env={"ANSIBLE_PIPELINING": "1"})
     wait_until_served(portals.values())
 
     assert run.rc == 0, run.describe()
@@ -363,7 +337,7 @@ def test_fault_matrix(ansible, docspace_simulator, subtests, fault):
 
 def check_cell(run, cell, portal):
     expect = cell.expect
-    record = host_record(run, cell.name)
+    record = run.host_record(cell.name)
     result = record["result"]
 
     assert (record["status"] != "failed") is expect.ok, result.get("msg") or result
