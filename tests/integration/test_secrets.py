@@ -144,7 +144,9 @@ def test_secrets_verbose_failures(ansible, docspace_simulator, subtests):
     hosts = {name: options for name, (_, options, _) in cases.items()}
     run = ansible.run_per_host(hosts, TASKS, verbosity=4)
     assert run.rc == 0, run.describe()
-    assert_no_traceback(run)
+    # No assert_no_traceback here: at -vvv, ansible-core 2.16 adds the traceback
+    # of the handled error to every fail_json result. The scans below cover it.
+    assert "MODULE FAILURE" not in run.output
 
     for name, (portal, options, message) in cases.items():
         with subtests.test(case=name):
