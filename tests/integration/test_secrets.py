@@ -3,9 +3,9 @@
 The secrets are the API key and every part of the confirmation link: the
 full link, its query string, its `key` value and the short link's code. They
 must stay out of ansible-playbook's output at -vvvv, the returned values
-(`invocation` included), warnings and failure messages. In the simulator's request log they
-may appear only where the API requires them: the short-link code in the path
-of GET /s/{code}, and the link's parameters in the body of
+(`invocation` included), warnings and failure messages. In the simulator's
+request log they may appear only where the API requires them: the short-link
+code in the path of GET /s/{code}, and the link's parameters in the body of
 POST /api/2.0/authentication/confirm, which validates them. The log keeps
 header names only, so Authorization and confirm are checked by name.
 """
