@@ -9,6 +9,7 @@ run with one inventory host per case.
 import threading
 import time
 from dataclasses import dataclass
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
@@ -130,7 +131,7 @@ def host_secrets(hosts):
 
 @pytest.fixture(scope="module")
 def budget_run(collections_path, tmp_path_factory):
-    """Run every no-op, send and complete case once, in one playbook, and yield (run, portals by case, hosts)."""
+    """Run every no-op, send and complete case once, in one playbook; the result has run, portals and hosts by case."""
     cases = NO_OP_CASES + SEND_CASES + COMPLETE_CASES
     with Simulator() as simulator:
         portals = {case.name: simulator.add_portal(case.name.replace("_", "-")) for case in cases}
@@ -138,13 +139,13 @@ def budget_run(collections_path, tmp_path_factory):
 
         runner = runner_for(collections_path, tmp_path_factory.mktemp("budget"))
         run = runner.run_per_host(hosts, [TRANSFER_TASK], forks=4)
-        yield run, portals, hosts
+        yield SimpleNamespace(run=run, portals=portals, hosts=hosts)
 
 
 @pytest.mark.parametrize("case", NO_OP_CASES, ids=lambda case: case.name)
 def test_budget_no_op(budget_run, case):
-    run, portals, _ = budget_run
-    portal = portals[case.name]
+    run = budget_run.run
+    portal = budget_run.portals[case.name]
     record = run.host_record(case.name)
     owner = portal.users["owner"]
 
@@ -157,8 +158,8 @@ def test_budget_no_op(budget_run, case):
 
 @pytest.mark.parametrize("case", SEND_CASES, ids=lambda case: case.name)
 def test_budget_send(budget_run, case):
-    run, portals, _ = budget_run
-    portal = portals[case.name]
+    run = budget_run.run
+    portal = budget_run.portals[case.name]
     record = run.host_record(case.name)
 
     assert record["status"] == "changed", run.describe()
@@ -170,8 +171,8 @@ def test_budget_send(budget_run, case):
 
 @pytest.mark.parametrize("case", COMPLETE_CASES, ids=lambda case: case.name)
 def test_budget_complete(budget_run, case):
-    run, portals, _ = budget_run
-    portal = portals[case.name]
+    run = budget_run.run
+    portal = budget_run.portals[case.name]
     record = run.host_record(case.name)
     expected_owner = portal.users["owner" if case.check_mode else "successor"]
 
@@ -182,10 +183,8 @@ def test_budget_complete(budget_run, case):
 
 
 def test_budget_run_clean(budget_run):
-    run, _, hosts = budget_run
-
-    assert_no_traceback(run)
-    assert_no_secrets(run, *host_secrets(hosts))
+    assert_no_traceback(budget_run.run)
+    assert_no_secrets(budget_run.run, *host_secrets(budget_run.hosts))
 
 
 # Waiting: each poll is one GET /api/2.0/settings, and nothing else.
