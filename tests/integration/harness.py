@@ -130,7 +130,7 @@ class PlaybookRunner:
         environment = self.environment(env)
         environment["DOCSPACE_RESULTS_FILE"] = str(results_path)
         completed = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=timeout,
-                                   stdin=subprocess.DEVNULL, cwd=str(run_dir))
+                                   stdin=subprocess.DEVNULL, cwd=str(run_dir), check=False)
         records = json.loads(results_path.read_text()) if results_path.exists() else []
         return PlaybookRun(command, completed.returncode, completed.stdout, completed.stderr, records, run_dir)
 

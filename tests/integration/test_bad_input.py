@@ -92,7 +92,7 @@ def tampered(link):
 
 
 def session_token(portal, role="owner", expired=False):
-    token, _ = portal.create_session(portal.users[role].id)
+    token = portal.create_session(portal.users[role].id)[0]
     if expired:
         # Sessions last 30 days, so moving this portal's clock past that expires the token.
         portal.advance_clock(31 * 24 * 3600)

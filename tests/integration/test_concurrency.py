@@ -201,10 +201,8 @@ def test_put_applied_after_timeout(ansible, docspace_portal, env):
     successor = docspace_portal.users["successor"]
     link = docspace_portal.make_confirmation_link(successor.id)
     docspace_portal.add_fault("slow", path="/api/2.0/settings/owner", method="PUT", delay=HOLD)
-    tasks = [
-        {"name": "Transfer", "ignore_errors": True, OWNER_MODULE: {"owner_email": successor.email,
-                                                                    "confirmation": "{{ link }}", "timeout": 1}},
-    ]
+    options = {"owner_email": successor.email, "confirmation": "{{ link }}", "timeout": 1}
+    tasks = [{"name": "Transfer", "ignore_errors": True, OWNER_MODULE: options}]
 
     first = ansible.run_tasks(tasks, env=env, extra_vars={"link": link})
     assert first.rc == 0, first.describe()

@@ -12,6 +12,7 @@ header names only, so Authorization and confirm are checked by name.
 
 import json
 import socket
+from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import unquote, urlsplit
 
@@ -141,7 +142,7 @@ def test_secrets_verbose_failures(ansible, docspace_simulator, subtests):
     code = cases["short-to-login"][1]["confirmation"].rsplit("/", 1)[1]
     login_portal.add_fault("redirect", path="/s/{code}", location="%s/login?returnUrl=%%2Fs%%2F%s" % (login_portal.prefix, code))
 
-    hosts = {name: options for name, (_, options, _) in cases.items()}
+    hosts = {name: case[1] for name, case in cases.items()}
     run = ansible.run_per_host(hosts, TASKS, verbosity=4)
     assert run.rc == 0, run.describe()
     # No assert_no_traceback here: at -vvv, ansible-core 2.16 adds the traceback
@@ -234,29 +235,43 @@ def other_host():
         yield simulator
 
 
+@dataclass(frozen=True)
+class Redirect:
+    """A redirect to the other host in place of one endpoint's response."""
+
+    case: str
+    method: str
+    path: str
+    status: int
+    module: str
+    with_link: bool = False
+
+
 REDIRECTS = [
-    # (case, method, path, status, module, scenario)
-    ("settings-302", "GET", "/api/2.0/settings", 302, INFO_MODULE, "info"),
-    ("self-301", "GET", "/api/2.0/people/@self", 301, OWNER_MODULE, "send"),
-    ("email-308", "GET", "/api/2.0/people/email", 308, OWNER_MODULE, "send"),
-    ("send-307", "POST", "/api/2.0/settings/owner", 307, OWNER_MODULE, "send"),
-    ("apply-308", "PUT", "/api/2.0/settings/owner", 308, OWNER_MODULE, "complete"),
-    ("check-307", "POST", "/api/2.0/authentication/confirm", 307, OWNER_MODULE, "complete"),
+    Redirect("settings-302", "GET", "/api/2.0/settings", 302, INFO_MODULE),
+    Redirect("self-301", "GET", "/api/2.0/people/@self", 301, OWNER_MODULE),
+    Redirect("email-308", "GET", "/api/2.0/people/email", 308, OWNER_MODULE),
+    Redirect("send-307", "POST", "/api/2.0/settings/owner", 307, OWNER_MODULE),
+    Redirect("apply-308", "PUT", "/api/2.0/settings/owner", 308, OWNER_MODULE, with_link=True),
+    Redirect("check-307", "POST", "/api/2.0/authentication/confirm", 307, OWNER_MODULE, with_link=True),
 ]
 
 
 def test_redirect_elsewhere_gets_no_key(ansible, docspace_simulator, other_host, subtests):
     elsewhere = other_host.portal("elsewhere")
     hosts, portals = {}, {}
-    for case, method, path, status, module, scenario in REDIRECTS:
-        portal = docspace_simulator.add_portal(case)
-        portal.add_fault("redirect", path=path, method=method, status=status, location=elsewhere.base_url + path)
-        options = {"module": module, "base_url": portal.base_url, "api_key": portal.users["owner"].api_key, "timeout": 5}
-        if module == OWNER_MODULE:
+    for redirect in REDIRECTS:
+        portal = docspace_simulator.add_portal(redirect.case)
+        portal.add_fault("redirect", path=redirect.path, method=redirect.method, status=redirect.status,
+                         location=elsewhere.base_url + redirect.path)
+        options = {"module": redirect.module, "base_url": portal.base_url, "api_key": portal.users["owner"].api_key,
+                   "timeout": 5}
+        if redirect.module == OWNER_MODULE:
             options["owner_email"] = portal.users["successor"].email
-        if scenario == "complete":
+        if redirect.with_link:
             options["confirmation"] = portal.make_confirmation_link(portal.users["successor"].id)
-        hosts[case], portals[case] = options, portal
+        hosts[redirect.case] = options
+        portals[redirect.case] = portal
 
     # A link from another URL shortener is fetched from its own host, never with credentials.
     shortened = docspace_simulator.add_portal("other-shortener")
@@ -280,12 +295,13 @@ def test_redirect_elsewhere_gets_no_key(ansible, docspace_simulator, other_host,
         assert run.host_record("other-shortener")["status"] == "changed"
         assert shortened.owner_id == shortened.users["successor"].id
 
-    for case, _, _, status, _, _ in REDIRECTS:
-        with subtests.test(case=case):
-            record = run.host_record(case)
+    for redirect in REDIRECTS:
+        with subtests.test(case=redirect.case):
+            record = run.host_record(redirect.case)
+            portal = portals[redirect.case]
             assert record["status"] == "failed"
-            assert "HTTP %d redirect to %s" % (status, elsewhere.base_url) in record["result"]["msg"]
-            assert portals[case].owner_id == portals[case].users["owner"].id
+            assert "HTTP %d redirect to %s" % (redirect.status, elsewhere.base_url) in record["result"]["msg"]
+            assert portal.owner_id == portal.users["owner"].id
 
 
 # Plain http:// -------------------------------------------------------------------
