@@ -179,6 +179,19 @@ def authorization_header(api_key):
     return "Bearer " + text
 
 
+def protect_base_url_password(module):
+    """Mask a password written into base_url in everything the module returns, invocation included."""
+    value = module.params.get("base_url")
+    if not value:
+        return
+    try:
+        password = urlsplit(str(value).strip()).password
+    except ValueError:
+        return
+    if password:
+        module.no_log_values.add(password)
+
+
 def is_loopback_host(hostname):
     """Tell whether a URL's host is a loopback address or localhost (not a name that merely starts with 127.)."""
     host = (hostname or "").lower().strip("[]")
@@ -258,6 +271,8 @@ def parse_envelope(method, url, response):
     status = response.status_code
     body = response.text or ""
     content_type = response.headers.get("Content-Type", "")
+    # A write that got a 2xx it cannot read may still have been processed.
+    unreadable_write = 200 <= status < 300 and method not in ("GET", "HEAD")
 
     if 300 <= status < 400:
         location = response.headers.get("Location")
@@ -286,7 +301,7 @@ def parse_envelope(method, url, response):
             reason = "HTTP %d with a response that is not valid JSON (%d bytes)" % (status, len(body))
             hint = status_hint(status) if status >= 400 else (
                 "The response was cut off or is not from DocSpace; check base_url and any proxy in front of the portal")
-        raise DocSpaceAPIError(method, url, reason, status=status, hint=hint, uncertain=status >= 500)
+        raise DocSpaceAPIError(method, url, reason, status=status, hint=hint, uncertain=status >= 500 or unreadable_write)
 
     if status >= 400 or not isinstance(document, dict):
         server_message = None
@@ -300,7 +315,8 @@ def parse_envelope(method, url, response):
                 server_message = clean_server_message(problem.get("title") or problem.get("detail"))
         if status < 400:
             raise DocSpaceAPIError(method, url, "HTTP %d with JSON that is not a DocSpace envelope" % status, status=status,
-                                   hint="Check base_url: the address does not look like a DocSpace portal")
+                                   hint="Check base_url: the address does not look like a DocSpace portal",
+                                   uncertain=unreadable_write)
         reason = "HTTP %d %s" % (status, server_message) if server_message else "HTTP %d" % status
         raise DocSpaceAPIError(method, url, reason, status=status, server_message=server_message, hint=status_hint(status),
                                uncertain=status >= 500, retry_after=parse_retry_after(response.headers.get("Retry-After")))
@@ -310,7 +326,7 @@ def parse_envelope(method, url, response):
     if document.get("count") == 0 or "statusCode" in document:
         return None
     raise DocSpaceAPIError(method, url, "HTTP %d with JSON that is not a DocSpace envelope" % status, status=status,
-                           hint="Check base_url: the address does not look like a DocSpace portal")
+                           hint="Check base_url: the address does not look like a DocSpace portal", uncertain=unreadable_write)
 
 
 class DocSpaceClient:
@@ -361,12 +377,22 @@ class DocSpaceClient:
     def get(self, path, params=None):
         return self.call("GET", path, params=params)
 
-    def call(self, method, path, params=None, body=None, headers=None, policy=POLICY_READ, authenticated=True):
-        """Send one API request and return the envelope's ``response`` value."""
+    def call(self, method, path, params=None, body=None, headers=None, policy=POLICY_READ, authenticated=True,
+             expect_response=True):
+        """Send one API request and return the envelope's ``response`` value.
+
+        With ``expect_response`` (all requests but the owner PUT), a success
+        without a ``response`` value is an error: DocSpace always sends one.
+        """
         url = self.url(path)
         response = self.send(method, url, params=params, body=body, headers=headers, policy=policy,
                              authenticated=authenticated)
-        return parse_envelope(method, url, response)
+        value = parse_envelope(method, url, response)
+        if value is None and expect_response:
+            raise DocSpaceAPIError(method, url, "HTTP %d without a response value" % response.status_code,
+                                   status=response.status_code, uncertain=method not in ("GET", "HEAD"),
+                                   hint="The response was empty or cut off; check base_url and any proxy in front of the portal")
+        return value
 
     def send(self, method, url, params=None, body=None, headers=None, policy=POLICY_READ, authenticated=True, display_url=None):
         """Send one request with retries and return the requests.Response.

@@ -42,6 +42,10 @@ LINK_EXPIRED = 2
 CONFIRM_TYPE = "PortalOwnerChange"
 LINK_VALIDITY = "7 days"
 
+# Seconds between the extra read-backs after a PUT whose outcome is unknown.
+# DocSpace may still be applying it when the client has given up waiting.
+SETTLE_DELAYS = (1, 2, 4)
+
 # Poll backoff after rate limiting while waiting for the owner to confirm.
 MAX_POLL_INTERVAL = 300
 
@@ -285,6 +289,12 @@ def split_confirmation(value):
 # The transfer ---------------------------------------------------------------
 
 
+def _is_target_refusal(message):
+    """Tell whether a PUT's 500 message is DocSpace refusing the target user."""
+    text = (message or "").lower()
+    return "could not be found" in text or "no permissions" in text
+
+
 class OwnerTransfer:
     """The docspace_portal_owner flow: read, decide, diff, stop in check mode, write, read back."""
 
@@ -328,7 +338,14 @@ class OwnerTransfer:
         if caller["id"] == owner_id:
             current = caller
         else:
-            current = self.portal.read_user(owner_id) or {"id": owner_id, "displayName": "user %s" % owner_id}
+            try:
+                current = self.portal.read_user(owner_id)
+            except DocSpaceAPIError as exc:
+                # Guests may not read other profiles; the owner id is enough to name the owner.
+                if exc.status != 403:
+                    raise
+                current = None
+            current = current or {"id": owner_id, "displayName": "user %s" % owner_id}
         self.check_caller(caller, current)
 
         # Steps 4 to 6.
@@ -385,18 +402,29 @@ class OwnerTransfer:
         if not location:
             raise DocSpaceError("GET %s returned HTTP %d instead of a redirect to the confirmation page; pass the full "
                                 "link from the email" % (shown, response.status_code))
-        query = urlsplit(location).query
-        if not query:
+        target = urlsplit(location)
+        target_params = dict((name.lower(), value) for name, value in parse_qsl(target.query, keep_blank_values=True))
+        if "type" in target_params and "key" in target_params:
+            return target.query
+
+        base_path = urlsplit(self.client.base_url).path.rstrip("/")
+        if not target.query and target.path.rstrip("/") == base_path:
             raise DocSpaceError("The short link in confirmation is unknown or no longer valid: GET %s redirected to the "
                                 "portal start page. Pass the full link from the email, or run without confirmation to "
                                 "send new instructions" % shown)
-        return query
+        where = "%s://%s" % (target.scheme, target.netloc) if target.netloc else "another page of the portal"
+        raise DocSpaceError("GET %s redirected to %s instead of an owner-change confirmation link. Pass the full link "
+                            "from the email, or check base_url (for example https:// rather than http://)" % (shown, where))
 
     def validate_link(self, link, current):
         """Ask DocSpace whether the link is still valid; this changes nothing."""
         path = "/api/2.0/authentication/confirm"
         response = self.client.call("POST", path, body=link.validation_body(), authenticated=False)
         result = response.get("result") if isinstance(response, dict) else response
+        if isinstance(result, bool) or not isinstance(result, int):
+            raise DocSpaceError("POST %s returned no validation result, so the link could not be checked and was not "
+                                "used. Check base_url and any proxy in front of the portal, then run again with the same "
+                                "link" % self.client.url(path), owner=user_summary(current))
         if result == LINK_OK:
             return
         if result == LINK_EXPIRED:
@@ -424,7 +452,8 @@ class OwnerTransfer:
 
         path = "/api/2.0/settings/owner"
         try:
-            self.client.call("PUT", path, body={"ownerId": uid}, headers={"confirm": query}, policy=POLICY_WRITE)
+            self.client.call("PUT", path, body={"ownerId": uid}, headers={"confirm": query}, policy=POLICY_WRITE,
+                             expect_response=False)
         except DocSpaceAPIError as exc:
             return self.settle_refused_put(exc, current, new_owner)
 
@@ -436,12 +465,21 @@ class OwnerTransfer:
         return self.result(True, new_owner, new_owner, current,
                            msg="Transferred ownership from %s to %s" % (describe(current), describe(new_owner)))
 
+    def read_back_owner_id(self):
+        try:
+            return self.portal.read_owner_id()
+        except DocSpaceError:
+            return None
+
     def settle_refused_put(self, exc, current, new_owner):
         """Read the owner back after a failed PUT and report what really happened."""
-        try:
-            owner_id = self.portal.read_owner_id()
-        except DocSpaceError:
-            owner_id = None
+        owner_id = self.read_back_owner_id()
+        if exc.uncertain:
+            for delay in SETTLE_DELAYS:
+                if owner_id == new_owner["id"]:
+                    break
+                self.sleep(delay)
+                owner_id = self.read_back_owner_id()
 
         if owner_id == new_owner["id"]:
             if exc.uncertain:
@@ -464,7 +502,7 @@ class OwnerTransfer:
         elif exc.status == 403:
             exc.with_hint("DocSpace could not make %s a DocSpace admin: that needs the current owner's API key together "
                           "with the link. The owner is still %s" % (describe(new_owner), describe(current)))
-        elif exc.status == 500 and exc.server_message:
+        elif exc.status == 500 and _is_target_refusal(exc.server_message):
             exc.with_hint("DocSpace refused %s as the new owner; the user may have been disabled, removed or made a guest "
                           "since the link was sent. Check the user, then send new instructions" % describe(new_owner))
         else:
@@ -520,6 +558,11 @@ class OwnerTransfer:
 
         status = response.get("status") if isinstance(response, dict) else None
         message = clean_server_message(response.get("message")) if isinstance(response, dict) else None
+        if isinstance(status, bool) or not isinstance(status, int):
+            raise DocSpaceError("POST %s answered without a status, so it is unknown whether DocSpace sent the email. "
+                                "Ask %s to check their mailbox before running again, because every run sends a new email"
+                                % (self.client.url(path), describe(current)),
+                                owner=user_summary(current), new_owner=user_summary(new_owner))
         if status != 1:
             raise DocSpaceError("DocSpace refused to send the owner-change instructions (POST %s answered status %r: %s). "
                                 "Check that the API key belongs to the current owner and that %s is active"

@@ -235,6 +235,7 @@ from ansible_collections.onlyoffice.docspace.plugins.module_utils.docspace_api i
     DocSpaceClient,
     DocSpaceError,
     docspace_argument_spec,
+    protect_base_url_password,
 )
 from ansible_collections.onlyoffice.docspace.plugins.module_utils.docspace_owner import OwnerTransfer
 
@@ -256,6 +257,7 @@ def main():
         required_one_of=[("owner_id", "owner_email")],
         supports_check_mode=True,
     )
+    protect_base_url_password(module)
 
     if REQUESTS_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
@@ -263,6 +265,7 @@ def main():
         if module.params[option] < (1 if option == "poll_interval" else 0):
             module.fail_json(msg="%s must be a positive number of seconds, got %d" % (option, module.params[option]))
 
+    result = None
     try:
         client = DocSpaceClient(
             module.params["base_url"],
@@ -275,7 +278,13 @@ def main():
         )
         result = OwnerTransfer(client, module.params, check_mode=module.check_mode, warn=module.warn).run()
     except DocSpaceError as exc:
-        module.fail_json(msg=exc.msg, **exc.details)
+        failure = exc
+    else:
+        failure = None
+
+    # Fail outside the except block, so that no traceback is attached to the result.
+    if failure is not None:
+        module.fail_json(msg=failure.msg, **failure.details)
 
     if not module._diff:
         result.pop("diff")

@@ -180,16 +180,19 @@ from ansible_collections.onlyoffice.docspace.plugins.module_utils.docspace_api i
     DocSpaceClient,
     DocSpaceError,
     docspace_argument_spec,
+    protect_base_url_password,
 )
 from ansible_collections.onlyoffice.docspace.plugins.module_utils.docspace_owner import gather_owner_info
 
 
 def main():
     module = AnsibleModule(argument_spec=docspace_argument_spec(), supports_check_mode=True)
+    protect_base_url_password(module)
 
     if REQUESTS_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
 
+    result = None
     try:
         client = DocSpaceClient(
             module.params["base_url"],
@@ -202,7 +205,13 @@ def main():
         )
         result = gather_owner_info(client)
     except DocSpaceError as exc:
-        module.fail_json(msg=exc.msg, **exc.details)
+        failure = exc
+    else:
+        failure = None
+
+    # Fail outside the except block, so that no traceback is attached to the result.
+    if failure is not None:
+        module.fail_json(msg=failure.msg, **failure.details)
 
     module.exit_json(changed=False, **result)
 

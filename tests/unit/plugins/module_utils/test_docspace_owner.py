@@ -456,7 +456,9 @@ def test_send_without_status_fails(response, run_error, portal):
 
     error = run_error(owner_id=NEW_ID)
 
-    assert "DocSpace refused to send the owner-change instructions" in error.msg
+    # Without a status the email may have gone out, so the advice is to check the mailbox, not to resend.
+    assert "check their mailbox before running again" in error.msg
+    assert "Olivia Owner" in error.msg
 
 
 @pytest.mark.parametrize("outcome, words", [
@@ -649,8 +651,9 @@ def test_put_refused_owner_unchanged(outcome, words, run_error, portal):
 
 def test_put_refused_read_back_fails(run_error, portal):
     portal.script("PUT", "/api/2.0/settings/owner", read_timeout())
-    # Step 1 reads the settings once; the read-back then fails on every attempt.
-    portal.script("GET", "/api/2.0/settings", ok({"ownerId": OWNER_ID}), *[empty(503)] * 4)
+    # Step 1 reads the settings once; the read-back and the three settling
+    # read-backs after the doubtful PUT then fail on every attempt.
+    portal.script("GET", "/api/2.0/settings", ok({"ownerId": OWNER_ID}), *[empty(503)] * 16)
 
     error = run_error(owner_id=NEW_ID, confirmation=confirmation_link())
 
@@ -963,7 +966,8 @@ def test_settings_without_owner_rejected(response, run_error, portal):
 
     error = run_error(owner_id=NEW_ID)
 
-    assert "returned no ownerId; check base_url" in error.msg
+    assert "/api/2.0/settings" in error.msg
+    assert "check base_url" in error.msg
 
 
 def test_email_rejected_by_docspace(run_error, portal):
