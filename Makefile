@@ -37,7 +37,9 @@ VENV_LOWEST_STAMP := $(VENV_LOWEST)/.requirements-installed
 
 ANSIBLE_TEST := $(BIN)/python tools/ansible_test.py
 ANSIBLE_TEST_OPTIONS := --local --requirements --python $(ANSIBLE_TEST_PYTHON) --color no
-PYTEST_OPTIONS := $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS))
+# loadscope keeps each test module on one worker, so the module-scoped
+# simulators and batched playbooks run once instead of once per worker.
+PYTEST_OPTIONS := $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadscope)
 
 .PHONY: help demo test bench lint sanity units integration clean distclean \
 	venv venv-lowest ruff collection doc pytest pytest-lowest \
@@ -117,8 +119,9 @@ pytest-integration: $(VENV_STAMP)
 
 # The same integration tests with the lowest ansible-core: its bin directory
 # comes first on PATH, so the tests run its ansible-playbook.
+# The 200-portal load test (marker "slow") runs on the newest ansible-core only.
 pytest-lowest: $(VENV_LOWEST_STAMP)
-	PATH="$(BIN_LOWEST):$$PATH" $(BIN_LOWEST)/python -m pytest $(PYTEST_OPTIONS) tests/integration
+	PATH="$(BIN_LOWEST):$$PATH" $(BIN_LOWEST)/python -m pytest $(PYTEST_OPTIONS) -m "not slow" tests/integration
 
 # ansible-test runs on a temporary ansible_collections/onlyoffice/docspace copy
 # of this tree and uses its own collection path, so ours is unset for it.
