@@ -21,7 +21,7 @@ import re
 import time
 import traceback
 
-from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 REQUESTS_IMPORT_ERROR = None
 try:
@@ -179,8 +179,38 @@ def authorization_header(api_key):
     return "Bearer " + text
 
 
+def run_with_client(module, action):
+    """Call ``action`` with a DocSpaceClient built from the module's connection options.
+
+    Returns what ``action`` returns. A missing requests library or a
+    DocSpaceError fails the module. fail_json runs outside the except block,
+    so that older ansible-core attaches no traceback to the result.
+    """
+    if REQUESTS_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
+
+    failure = None
+    try:
+        client = DocSpaceClient(
+            module.params["base_url"],
+            module.params["api_key"],
+            validate_certs=module.params["validate_certs"],
+            ca_path=module.params["ca_path"],
+            timeout=module.params["timeout"],
+            log=module.log,
+            warn=module.warn,
+        )
+        return action(client)
+    except DocSpaceError as exc:
+        failure = exc
+    module.fail_json(msg=failure.msg, **failure.details)
+
+
 def protect_base_url_password(module):
-    """Mask a password written into base_url in everything the module returns, invocation included."""
+    """Mask a password written into base_url in everything the module returns, invocation included.
+
+    Modules call it right after creating the AnsibleModule, before any fail_json.
+    """
     value = module.params.get("base_url")
     if not value:
         return

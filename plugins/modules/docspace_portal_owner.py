@@ -228,14 +228,12 @@ diff:
       display_name: Nadia Admin
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.onlyoffice.docspace.plugins.module_utils.docspace_api import (
-    REQUESTS_IMPORT_ERROR,
-    DocSpaceClient,
-    DocSpaceError,
     docspace_argument_spec,
     protect_base_url_password,
+    run_with_client,
 )
 from ansible_collections.onlyoffice.docspace.plugins.module_utils.docspace_owner import OwnerTransfer
 
@@ -259,32 +257,13 @@ def main():
     )
     protect_base_url_password(module)
 
-    if REQUESTS_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
     for option in ("wait_timeout", "poll_interval"):
         if module.params[option] < (1 if option == "poll_interval" else 0):
             module.fail_json(msg="%s must be a positive number of seconds, got %d" % (option, module.params[option]))
 
-    result = None
-    try:
-        client = DocSpaceClient(
-            module.params["base_url"],
-            module.params["api_key"],
-            validate_certs=module.params["validate_certs"],
-            ca_path=module.params["ca_path"],
-            timeout=module.params["timeout"],
-            log=module.log,
-            warn=module.warn,
-        )
-        result = OwnerTransfer(client, module.params, check_mode=module.check_mode, warn=module.warn).run()
-    except DocSpaceError as exc:
-        failure = exc
-    else:
-        failure = None
-
-    # Fail outside the except block, so that no traceback is attached to the result.
-    if failure is not None:
-        module.fail_json(msg=failure.msg, **failure.details)
+    result = run_with_client(
+        module, lambda client: OwnerTransfer(client, module.params, check_mode=module.check_mode, warn=module.warn).run()
+    )
 
     if not module._diff:
         result.pop("diff")

@@ -173,14 +173,12 @@ portal:
       sample: true
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.onlyoffice.docspace.plugins.module_utils.docspace_api import (
-    REQUESTS_IMPORT_ERROR,
-    DocSpaceClient,
-    DocSpaceError,
     docspace_argument_spec,
     protect_base_url_password,
+    run_with_client,
 )
 from ansible_collections.onlyoffice.docspace.plugins.module_utils.docspace_owner import gather_owner_info
 
@@ -189,30 +187,7 @@ def main():
     module = AnsibleModule(argument_spec=docspace_argument_spec(), supports_check_mode=True)
     protect_base_url_password(module)
 
-    if REQUESTS_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
-
-    result = None
-    try:
-        client = DocSpaceClient(
-            module.params["base_url"],
-            module.params["api_key"],
-            validate_certs=module.params["validate_certs"],
-            ca_path=module.params["ca_path"],
-            timeout=module.params["timeout"],
-            log=module.log,
-            warn=module.warn,
-        )
-        result = gather_owner_info(client)
-    except DocSpaceError as exc:
-        failure = exc
-    else:
-        failure = None
-
-    # Fail outside the except block, so that no traceback is attached to the result.
-    if failure is not None:
-        module.fail_json(msg=failure.msg, **failure.details)
-
+    result = run_with_client(module, gather_owner_info)
     module.exit_json(changed=False, **result)
 
 
