@@ -531,7 +531,7 @@ def match(method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
 
 def endpoint_name(method: str, path: str) -> tuple[str, str | None]:
     """Return the counter key ("GET /api/2.0/people/{userid}") and the route template."""
-    route, _, _ = match(method, path)
+    route, _unused, _unused = match(method, path)
     if route is None:
         return f"{method.upper()} {path}", None
     return f"{route.method} {route.template}", route.template

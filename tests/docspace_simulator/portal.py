@@ -396,7 +396,7 @@ class Portal:
 
     def shorten(self, link: str, base: str) -> str:
         with self.lock:
-            code = "".join(secrets.choice(SHORT_CODE_ALPHABET) for _ in range(SHORT_CODE_LENGTH))
+            code = "".join(secrets.choice(SHORT_CODE_ALPHABET) for _unused in range(SHORT_CODE_LENGTH))
             self._short_links[code] = link
         return f"{base}/s/{code}"
 
@@ -483,7 +483,7 @@ class Portal:
                 return self._total
             if endpoint in self._counts:
                 return self._counts[endpoint]
-            method, _, path = endpoint.partition(" ")
+            method, _unused, path = endpoint.partition(" ")
             return sum(1 for record in self._records if record.method == method.upper() and record.path == path)
 
     def request_counts(self) -> dict[str, int]:
@@ -543,7 +543,7 @@ class Portal:
             if result != ValidationResult.OK:
                 return BrowserConfirmation(_result_name(result), False, self.owner_id, link=link)
 
-            token, _ = self.create_session(self.owner_id)
+            token, _unused = self.create_session(self.owner_id)
             headers = api.Headers({"confirm": query, "Content-Type": "application/json"})
             call = api.Call(
                 method="PUT",

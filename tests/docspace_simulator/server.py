@@ -264,7 +264,7 @@ class Simulator:
         log.info("DocSpace simulator on %s stopped", self.http_url)
 
     def _close_sockets(self) -> None:
-        for sock, _ in self._sockets:
+        for sock, _unused in self._sockets:
             sock.close()
         self._sockets = []
 

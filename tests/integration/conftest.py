@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from docspace_simulator.pytest_plugin import (  # noqa: F401  (pytest fixtures)
+from docspace_simulator.pytest_plugin import (  # noqa: F401 (pytest fixtures)  # pylint: disable=unused-import
     docspace_portal,
     docspace_simulator,
     docspace_simulator_session,

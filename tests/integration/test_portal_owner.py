@@ -183,7 +183,7 @@ COMPLETE_CASES = {
     "email-param": ({"version": "3.4.2"}, "owner_email", "full"),
     "root": ({"prefix": "/"}, "owner_email", "short"),
 }
-SHORT_CASES = [case for case, (_, _, form) in COMPLETE_CASES.items() if form == "short"]
+SHORT_CASES = [case for case, (_unused, _unused, form) in COMPLETE_CASES.items() if form == "short"]
 
 
 def confirmation_form(email, form):
@@ -200,15 +200,15 @@ def new_owner_option(portal, option):
 @pytest.fixture(scope="module")
 def complete_batch(batch_ansible):
     with Simulator() as simulator:
-        portals = {case: simulator.add_portal(case, **options) for case, (options, _, _) in COMPLETE_CASES.items()}
+        portals = {case: simulator.add_portal(case, **options) for case, (options, _unused, _unused) in COMPLETE_CASES.items()}
         api_keys = {case: portal.users["owner"].api_key for case, portal in portals.items()}
         send_tasks = [owner_task(portals[case], **new_owner_option(portals[case], option))
-                      for case, (_, option, _) in COMPLETE_CASES.items()]
+                      for case, (_unused, option, _unused) in COMPLETE_CASES.items()]
 
         sent = batch_ansible.run_tasks(send_tasks, extra_vars={"api_keys": api_keys})
         assert [record["status"] for record in sent.records] == ["changed"] * len(COMPLETE_CASES), sent.describe()
 
-        links = {case: confirmation_form(portals[case].last_email, form) for case, (_, _, form) in COMPLETE_CASES.items()}
+        links = {case: confirmation_form(portals[case].last_email, form) for case, (_unused, _unused, form) in COMPLETE_CASES.items()}
         complete_tasks = [dict(task, **{OWNER_MODULE: dict(task[OWNER_MODULE], confirmation=link_variable(portals[task["name"]]))})
                           for task in send_tasks]
         extra_vars = {"api_keys": api_keys, "links": links}
@@ -222,8 +222,8 @@ def complete_batch(batch_ansible):
 
         completed, counts, requests = run_and_count(complete_tasks)
         # The same input again, then the send without a link again in check mode.
-        again, again_counts, _ = run_and_count(complete_tasks)
-        again_check, again_check_counts, _ = run_and_count(send_tasks, check=True, diff=True)
+        again, again_counts, _unused = run_and_count(complete_tasks)
+        again_check, again_check_counts, _unused = run_and_count(send_tasks, check=True, diff=True)
 
         yield SimpleNamespace(
             portals=portals, api_keys=api_keys, links=links, emails={case: portal.outbox for case, portal in portals.items()},
@@ -461,8 +461,8 @@ def successor_link(portal, **options):
 
 def tampered_key(link):
     """Return the link with the last character of its key's hash changed."""
-    head, _, rest = link.partition("key=")
-    key, _, tail = rest.partition("&")
+    head, _unused, rest = link.partition("key=")
+    key, _unused, tail = rest.partition("&")
     changed = key[:-1] + ("A" if key[-1] != "A" else "B")
     return "%skey=%s&%s" % (head, changed, tail)
 

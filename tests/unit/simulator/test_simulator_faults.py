@@ -50,7 +50,7 @@ def test_fault_once_by_default(docspace_portal):
 
 def test_fault_times(docspace_portal):
     docspace_portal.add_fault("status", SETTINGS, status=502, times=3)
-    statuses = [get(docspace_portal, SETTINGS).status_code for _ in range(4)]
+    statuses = [get(docspace_portal, SETTINGS).status_code for _unused in range(4)]
 
     assert statuses == [502, 502, 502, 200]
 
@@ -61,10 +61,10 @@ def test_fault_probability_seeded(docspace_simulator):
     sequences = []
     for portal in (first, second):
         portal.add_fault("status", SETTINGS, status=503, probability=0.5)
-        sequences.append([get(portal, SETTINGS).status_code for _ in range(20)])
+        sequences.append([get(portal, SETTINGS).status_code for _unused in range(20)])
     first.clear_faults()
     first.add_fault("status", SETTINGS, status=503, probability=0.5)
-    repeated = [get(first, SETTINGS).status_code for _ in range(20)]
+    repeated = [get(first, SETTINGS).status_code for _unused in range(20)]
 
     assert 0 < sequences[0].count(503) < 20
     assert repeated == sequences[0]

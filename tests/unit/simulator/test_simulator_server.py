@@ -182,7 +182,7 @@ def test_base_url_before_start_raises():
     portal = Simulator().add_portal("early")
 
     with pytest.raises(RuntimeError, match="no address yet"):
-        _ = portal.base_url
+        _unused = portal.base_url
 
 
 def test_reset_restores_seed_and_drops_added(docspace_simulator):
@@ -217,7 +217,7 @@ def test_session_fixture_shared(docspace_simulator_session):
 
 
 def test_rate_limit_off_by_default(docspace_portal):
-    statuses = {get(docspace_portal, SETTINGS).status_code for _ in range(30)}
+    statuses = {get(docspace_portal, SETTINGS).status_code for _unused in range(30)}
 
     assert statuses == {200}
 
@@ -225,7 +225,7 @@ def test_rate_limit_off_by_default(docspace_portal):
 def test_rate_limit_429_per_user(docspace_simulator):
     portal = docspace_simulator.add_portal("limited", rate_limit=5)
     owner, admin = portal.users["owner"], portal.users["admin"]
-    statuses = [get(portal, SETTINGS, owner).status_code for _ in range(5)]
+    statuses = [get(portal, SETTINGS, owner).status_code for _unused in range(5)]
     rejected = get(portal, SETTINGS, owner)
 
     assert statuses == [200] * 5
@@ -252,7 +252,7 @@ def test_rate_limit_headers_on_success(docspace_simulator):
 def test_rate_limit_daily_writes(docspace_simulator):
     portal = docspace_simulator.add_portal("limited", rate_limit={"per_minute": 100, "writes_per_day": 2})
     owner, successor = portal.users["owner"], portal.users["successor"]
-    statuses = [send_instructions(portal, owner, successor.id).status_code for _ in range(3)]
+    statuses = [send_instructions(portal, owner, successor.id).status_code for _unused in range(3)]
 
     assert statuses == [200, 200, 429]
     assert len(portal.outbox) == 2
@@ -416,7 +416,7 @@ def test_control_set_owner(docspace_simulator, docspace_portal):
 
 def test_control_reset(docspace_simulator, docspace_portal):
     docspace_portal.set_owner(docspace_portal.users["admin"].id)
-    status, _ = control(docspace_simulator, "POST", "/portals/acme/reset")
+    status, _unused = control(docspace_simulator, "POST", "/portals/acme/reset")
 
     assert status == 200
     assert docspace_portal.owner_id == docspace_portal.users["owner"].id
@@ -485,7 +485,7 @@ def test_cli_default_demo_at_root(tmp_path):
         owner = demo["users"]["owner"]
         response = requests.get(demo["base_url"] + "/api/2.0/people/@self", headers={"Authorization": f"Bearer {owner['api_key']}"}, timeout=TIMEOUT)
     finally:
-        returncode, stdout, _ = stop_cli(process)
+        returncode, stdout, _unused = stop_cli(process)
 
     assert demo["base_url"] == manifest["http_url"]
     assert manifest["https_url"] is None
@@ -501,7 +501,7 @@ def test_cli_portals_https_and_sigint(tmp_path):
         portals = manifest["portals"]
         response = requests.get(portals["beta"]["https_base_url"] + SETTINGS, verify=manifest["ca_path"], timeout=TIMEOUT)
     finally:
-        returncode, stdout, _ = stop_cli(process, signal.SIGINT)
+        returncode, stdout, _unused = stop_cli(process, signal.SIGINT)
 
     assert set(portals) == {"acme", "beta", "portal001", "portal002", "portal003"}
     assert portals["acme"]["base_url"] == manifest["http_url"] + "/acme"
@@ -517,6 +517,7 @@ def test_cli_invalid_portal_exit_2(tmp_path):
         env={**os.environ, "PYTHONPATH": str(TESTS_DIR)},
         capture_output=True,
         text=True,
+        check=False,
         timeout=20,
     )
 
