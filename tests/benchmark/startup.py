@@ -166,7 +166,7 @@ def task_cost(runner, portal, tasks_per_play, repeats=2):
 def measure_startup(runner, portal, python=sys.executable, repeats=10, tasks_per_play=21):
     """Measure the start-up cost of the modules against `portal` and return a dict for the report."""
     payloads = capture_payloads(runner, portal)
-    import_repeats = max(3, repeats // 3)
+    import_repeats = max(5, repeats // 2)
     report = {"python -c pass, s": interpreter_floor(python, repeats), "repeats": repeats, "import_repeats": import_repeats,
               "modules": {}}
     for name, path in payloads.items():
