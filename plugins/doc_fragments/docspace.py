@@ -24,11 +24,12 @@ options:
     required: true
   api_key:
     description:
-      - API key (V(sk-...)) or session token of the current portal owner.
+      - API key (V(sk-...)) or session token. M(onlyoffice.docspace.docspace_portal_owner) needs one of the
+        current portal owner; M(onlyoffice.docspace.docspace_portal_owner_info) takes any user's.
       - Sent in the C(Authorization) header with the C(Bearer) scheme. A value that already starts with V(Bearer )
         is sent as it is.
       - If not set, the value of the E(DOCSPACE_API_KEY) environment variable is used.
-      - Writes need a key with write scope.
+      - Transfers need a key with write scope.
     type: str
     required: true
   validate_certs:

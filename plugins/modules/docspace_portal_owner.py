@@ -98,11 +98,12 @@ notes:
   - The confirmation email goes to the B(current) owner, never to the new owner.
   - >-
     Requests per run, as measured against the simulator. Already the owner: 2. Sending the instructions: 4
-    (the owner's settings, the new owner, the caller's profile, the send). Completing with a full link: 6,
-    including the read-back; 7 with a short link. A refusal before any write: 2 to 4. Each O(wait) poll: 1.
+    (the owner's settings, the new owner, the caller's profile, the send), 3 in check mode. Completing with a
+    full link: 6, including the read-back, 4 in check mode; 7 with a short link, 5 in check mode. A refusal
+    before any write: 2 to 4. Each O(wait) poll: 1.
   - >-
-    Tested against a simulator that follows DocSpace server 3.x (3.5 to 3.7.2 behaviour, and the older
-    link and refusal formats) for the endpoints this module calls; it is not a live portal.
+    Tested against a simulator that follows DocSpace server releases 2.6.3 to 3.7.2 for the endpoints this
+    module calls, including what changed between them; it is not a live portal.
   - >-
     If DocSpace refuses the change but the requested user owns the portal already (confirmed meanwhile in a
     browser), the run succeeds with C(changed=false).
@@ -174,7 +175,7 @@ owner:
     display_name: Olivia Owner
 previous_owner:
   description: The owner before the run, same keys as RV(owner).
-  returned: when C(changed) is true
+  returned: when the owner changed, or would change in check mode with O(confirmation)
   type: dict
   sample:
     id: 4a515a15-d4d6-4b8e-828e-e0586f18f3a3
@@ -215,7 +216,7 @@ msg:
   sample: Sent the owner-change instructions to the current owner Olivia Owner <olivia.owner@example.com>.
 diff:
   description: The owner before and after, with the keys of RV(owner).
-  returned: success
+  returned: in diff mode
   type: dict
   sample:
     before:

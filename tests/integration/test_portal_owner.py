@@ -617,6 +617,8 @@ def test_wait_timeout_fails_pending(ansible, docspace_portal):
     assert "run again with that link as confirmation" in result["msg"]
     assert result["pending_confirmation"] is True
     assert result["instructions_sent"] is True
+    # The run sent an email, so it reports a change although it failed.
+    assert result["changed"] is True
     assert len(docspace_portal.outbox) == 1
     assert docspace_portal.owner_id == owner.id
     assert_no_traceback(run)
