@@ -62,7 +62,11 @@ help:
 venv: $(VENV_STAMP)
 
 $(VENV_STAMP): requirements.txt requirements-dev.txt $(SIMULATOR_REQUIREMENTS)
-	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "$(PYTHON) is older than 3.11, which ansible-core 2.19 needs; run make with PYTHON=python3.11 (or newer)." >&2; exit 1; }
+	@# A virtual environment left by an older Python cannot install the pins; start it again.
+	test -x $(VENV)/bin/python && $(VENV)/bin/python -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { rm -rf $(VENV); $(PYTHON) -m venv $(VENV); }
 	$(VENV)/bin/python -m pip install --quiet --requirement requirements-dev.txt
 	touch $@
 
