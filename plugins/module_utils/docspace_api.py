@@ -73,7 +73,7 @@ def docspace_argument_spec():
 class DocSpaceError(Exception):
     """A failure the module reports with fail_json.
 
-    ``details`` holds extra result keys, such as the users involved. No message
+    ``details`` contains extra result keys, such as the users involved. No message
     or detail ever contains the API key or the confirmation link.
     """
 
@@ -234,7 +234,7 @@ def is_loopback_host(hostname):
 
 
 def parse_retry_after(value, now=None):
-    """Return the delay in seconds that a Retry-After header asks for, or None."""
+    """Return the delay in seconds that a Retry-After header requests, or None."""
     if value is None:
         return None
     text = str(value).strip()
@@ -295,7 +295,7 @@ def parse_envelope(method, url, response):
     """Return the ``response`` value of a DocSpace envelope, or raise DocSpaceAPIError.
 
     Successful actions without a result (the owner PUT) return None: DocSpace
-    answers them with ``count: 0`` and no ``response`` key, and versions before
+    returns them with ``count: 0`` and no ``response`` key, and versions before
     3.0 with an empty body.
     """
     status = response.status_code

@@ -602,7 +602,7 @@ class OwnerTransfer:
                    % (params.get("wait_timeout"), describe(current), describe(new_owner), where, LINK_VALIDITY))
         if last_error is not None:
             message += ". The last poll failed: %s" % last_error.msg
-        # changed tells AWX and re-runs that this run did send an email.
+        # changed=True shows AWX and later runs that this run sent an email.
         raise DocSpaceError(message, owner=user_summary(current), new_owner=user_summary(new_owner),
                             pending_confirmation=True, instructions_sent=sent, changed=sent)
 

@@ -36,7 +36,7 @@ def _ansible_command(name):
 
 @pytest.fixture(scope="session")
 def collections_path(tmp_path_factory):
-    """The collections root that holds the installed onlyoffice.docspace."""
+    """The collections root that contains the installed onlyoffice.docspace."""
     configured = os.environ.get("DOCSPACE_TEST_COLLECTIONS_PATH")
     if configured:
         installed = Path(configured) / "ansible_collections" / "onlyoffice" / "docspace"
