@@ -100,13 +100,14 @@ notes:
     Requests per run, as measured against the simulator. Already the owner: 2. Sending the instructions: 4
     (the owner's settings, the new owner, the caller's profile, the send), 3 in check mode. Completing with a
     full link: 6, including the read-back, 4 in check mode; 7 with a short link, 5 in check mode. A refusal
-    before any write: 2 to 4. Each O(wait) poll: 1.
+    before any write: 2 to 4; when DocSpace rejects the link, one more to resolve a short link and one to read
+    the owner again. Each O(wait) poll: 1.
   - >-
     Tested against a simulator that follows DocSpace server releases 2.6.3 to 3.7.2 for the endpoints this
     module calls, including what changed between them; it is not a live portal.
   - >-
-    If DocSpace refuses the change but the requested user owns the portal already (confirmed meanwhile in a
-    browser), the run succeeds with C(changed=false).
+    If DocSpace refuses the link or the change but the requested user owns the portal already (the transfer was
+    completed meanwhile, in a browser or by another run), the run succeeds with C(changed=false).
 seealso:
   - module: onlyoffice.docspace.docspace_portal_owner_info
   - name: DocSpace API, send the owner change instructions
@@ -205,7 +206,7 @@ instructions_sent_to:
   type: str
   sample: olivia.owner@example.com
 confirmed_elsewhere:
-  description: Set when the transfer had been confirmed in a browser before this run applied it.
+  description: Set when the transfer was completed after this run read the owner, in a browser or by another run.
   returned: when it happened
   type: bool
   sample: true

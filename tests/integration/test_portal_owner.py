@@ -651,7 +651,7 @@ def test_put_rejected_after_browser_confirmation(ansible, docspace_portal):
     assert run.task("Complete")["status"] == "ok", run.describe()
     assert result["confirmed_elsewhere"] is True
     assert result["owner"] == summary(successor)
-    assert "confirmed meanwhile, in a browser" in result["msg"]
+    assert "completed meanwhile, in a browser or by another run" in result["msg"]
     assert docspace_portal.owner_id == successor.id
     assert_no_secrets(run, owner.api_key, *link_secrets(link))
 

@@ -592,6 +592,33 @@ def test_confirmation_invalid_before_requests(run_error, portal):
     assert portal.requests == []
 
 
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_link_used_since_the_owner_was_read(check_mode, run_flow, portal):
+    def confirm_in_browser_then_reject(request):
+        portal.owner_id = NEW_ID
+        return ok({"result": 1})
+
+    portal.script("POST", "/api/2.0/authentication/confirm", confirm_in_browser_then_reject)
+
+    result = run_flow(owner_id=NEW_ID, confirmation=confirmation_link(), check_mode=check_mode)
+
+    assert portal.summary() == [SETTINGS, person(NEW_ID), SELF, VALIDATE, SETTINGS]
+    assert result["changed"] is False
+    assert result["confirmed_elsewhere"] is True
+    assert result["owner"] == NEW
+    assert "completed meanwhile" in result["msg"]
+
+
+def test_link_rejected_owner_read_back_unchanged(run_error, portal):
+    portal.link_result = 1
+
+    error = run_error(owner_id=NEW_ID, confirmation=confirmation_link())
+
+    assert "rejected the confirmation link as invalid" in error.msg
+    assert portal.summary() == [SETTINGS, person(NEW_ID), SELF, VALIDATE, SETTINGS]
+    assert portal.owner_id == OWNER_ID
+
+
 def test_put_refused_but_confirmed_elsewhere(run_flow, portal):
     def confirm_in_browser_then_reject(request):
         portal.owner_id = NEW_ID
@@ -605,7 +632,7 @@ def test_put_refused_but_confirmed_elsewhere(run_flow, portal):
     assert result["confirmed_elsewhere"] is True
     assert result["owner"] == NEW
     assert "previous_owner" not in result
-    assert "confirmed meanwhile, in a browser" in result["msg"]
+    assert "completed meanwhile, in a browser or by another run" in result["msg"]
 
 
 @pytest.mark.parametrize("failure", [read_timeout(), remote_disconnected(), html_page(504, "504 Gateway Time-out")])
