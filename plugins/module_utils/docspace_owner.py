@@ -409,9 +409,10 @@ class OwnerTransfer:
 
         base_path = urlsplit(self.client.base_url).path.rstrip("/")
         if not target.query and target.path.rstrip("/") == base_path:
-            raise DocSpaceError("The short link in confirmation is unknown or no longer valid: GET %s redirected to the "
-                                "portal start page. Pass the full link from the email, or run without confirmation to "
-                                "send new instructions" % shown)
+            raise DocSpaceError("The short link in confirmation is unknown or no longer valid on this portal: GET %s "
+                                "redirected to the portal start page. Check that the email was about the portal at "
+                                "%s, then pass the full link from it, or run without confirmation to send new "
+                                "instructions" % (shown, self.client.base_url))
         where = "%s://%s" % (target.scheme, target.netloc) if target.netloc else "another page of the portal"
         raise DocSpaceError("GET %s redirected to %s instead of an owner-change confirmation link. Pass the full link "
                             "from the email, or check base_url (for example https:// rather than http://)" % (shown, where))

@@ -207,6 +207,9 @@ CASES = [
     Case("link_truncated", lambda c: {"confirmation": c.link().split("&uid=", 1)[0]}, "these parameters are missing: 'uid'"),
     Case("link_other_portal", lambda c: {"confirmation": c.other_portal.make_confirmation_link(c.users["successor"].id)},
          "rejected the confirmation link as invalid"),
+    Case("link_other_portal_short", lambda c: {"confirmation": c.other_portal.shorten(
+        c.other_portal.make_confirmation_link(c.other_portal.users["successor"].id), c.other_portal.base_url)},
+         "unknown or no longer valid on this portal"),
     Case("link_unknown_short_code", lambda c: {"confirmation": c.portal.base_url + "/s/AAAAAAAAAAAAAAA"},
          "short link in confirmation is unknown or no longer valid"),
     Case("link_empty", lambda c: {"confirmation": ""}, "confirmation is empty"),
