@@ -583,7 +583,8 @@ class OwnerTransfer:
     def wait_for_confirmation(self, current, new_owner, sent):
         """Poll the owner until it is the new owner, or raise DocSpaceError at wait_timeout."""
         params = self.params
-        interval = max(1, int(params.get("poll_interval") or 10))
+        base_interval = max(1, int(params.get("poll_interval") or 10))
+        interval = base_interval
         deadline = self.monotonic() + max(0, int(params.get("wait_timeout") or 0))
         last_error = None
 
@@ -599,8 +600,11 @@ class OwnerTransfer:
                 if exc.status is not None and exc.status < 500 and exc.status != 429:
                     raise
                 last_error = exc
+            # Double the interval after a throttled poll and halve it again after each poll that was not throttled.
             if self.client.throttled > throttled_before or (last_error is not None and last_error.status == 429):
                 interval = min(interval * 2, MAX_POLL_INTERVAL)
+            else:
+                interval = max(base_interval, interval // 2)
 
             remaining = deadline - self.monotonic()
             if remaining <= 0:

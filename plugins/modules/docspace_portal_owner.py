@@ -90,8 +90,8 @@ options:
     default: 900
   poll_interval:
     description:
-      - Seconds between two polls with O(wait). Each poll is one request. After HTTP 429 the interval
-        doubles, up to 300 seconds.
+      - Seconds between two polls with O(wait). Each poll is one request. After a poll that got HTTP 429 the
+        interval doubles, up to 300 seconds, and each poll without HTTP 429 halves it again, down to this value.
     type: int
     default: 10
 notes:

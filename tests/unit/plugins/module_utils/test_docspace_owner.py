@@ -840,7 +840,18 @@ def test_wait_interval_doubles_after_throttle(run_flow, portal, poll_sleep, retr
     run_flow(owner_id=NEW_ID, wait=True)
 
     assert retry_sleep.calls == [1]
-    assert poll_sleep.calls == [20, 20]
+    assert poll_sleep.calls == [20, 10]
+
+
+def test_wait_interval_recovers_step_by_step(run_flow, portal, poll_sleep, retry_sleep):
+    throttled_poll = [empty(429, {"Retry-After": "1"}), owner_is(OWNER_ID)]
+    portal.script("GET", "/api/2.0/settings", owner_is(OWNER_ID), *throttled_poll, *throttled_poll,
+                  *[owner_is(OWNER_ID)] * 3, owner_is(NEW_ID))
+
+    run_flow(owner_id=NEW_ID, wait=True)
+
+    assert retry_sleep.calls == [1, 1]
+    assert poll_sleep.calls == [20, 40, 20, 10, 10]
 
 
 def test_wait_interval_doubles_after_rejected_throttle(run_flow, portal, poll_sleep):
