@@ -44,6 +44,7 @@ options:
         portals with a private CA.
       - When set, this bundle is used instead of the default one. The E(REQUESTS_CA_BUNDLE) and
         E(CURL_CA_BUNDLE) environment variables never override O(validate_certs) or O(ca_path).
+      - With an C(https://) O(base_url), a path that does not exist fails the run before any request.
     type: path
   timeout:
     description:

@@ -17,6 +17,7 @@ import email.utils
 import html
 import ipaddress
 import json
+import os
 import re
 import time
 import traceback
@@ -383,9 +384,15 @@ class DocSpaceClient:
 
         # An explicit bundle path keeps REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE
         # from replacing the certificate checks the user asked for.
+        parts = urlsplit(self.base_url)
+        self.ca_path = ca_path if validate_certs else None
         if not validate_certs:
             self.verify = False
         elif ca_path:
+            if parts.scheme == "https" and not os.path.exists(ca_path):
+                raise DocSpaceError("ca_path '%s' does not exist; set it to the PEM file of the CA that signed the portal's "
+                                    "certificate (or a directory prepared with c_rehash), or leave it unset to use the "
+                                    "CA bundle that ships with requests" % ca_path)
             self.verify = ca_path
         else:
             self.verify = requests.certs.where()
@@ -393,7 +400,6 @@ class DocSpaceClient:
         self.session = requests.Session()
         self.session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
 
-        parts = urlsplit(self.base_url)
         if warn is not None:
             if not validate_certs and parts.scheme == "https":
                 warn("validate_certs is false: the portal's TLS certificate is not checked")
@@ -461,6 +467,10 @@ class DocSpaceClient:
                 self._sleep(delay)
                 slept += delay
                 continue
+            except OSError as exc:
+                # requests raises a plain OSError for local set-up problems, such as a CA bundle it cannot read.
+                raise DocSpaceAPIError(method, shown, "the request could not be prepared (%s)" % exc,
+                                       hint="Check ca_path and the other connection options")
 
             if response.status_code == 429:
                 self.throttled += 1
@@ -496,9 +506,12 @@ class DocSpaceClient:
 
     def _transport_failure(self, method, url, exc):
         if isinstance(exc, requests.exceptions.SSLError):
-            return DocSpaceAPIError(method, url, "TLS certificate verification or handshake failed",
-                                    hint="Set ca_path to the CA bundle that signed the portal's certificate, "
-                                         "or validate_certs to false for a test portal")
+            if self.ca_path:
+                hint = ("Check that ca_path '%s' is a PEM file that contains the CA that signed the portal's "
+                        "certificate" % self.ca_path)
+            else:
+                hint = "Set ca_path to the CA bundle that signed the portal's certificate, or validate_certs to false for a test portal"
+            return DocSpaceAPIError(method, url, "TLS certificate verification or handshake failed", hint=hint)
         if isinstance(exc, requests.exceptions.ConnectTimeout):
             return DocSpaceAPIError(method, url, "connection timed out after %s s" % self.timeout,
                                     hint="Check base_url and that the portal is reachable from this host")

@@ -28,6 +28,8 @@ CASES = {
     # The test CA in the environment must not replace the certificate checks.
     "https-requests-ca-bundle": ("https", {}, {"REQUESTS_CA_BUNDLE": "{{ ca_path }}"}),
     "https-curl-ca-bundle": ("https", {}, {"CURL_CA_BUNDLE": "{{ ca_path }}"}),
+    "https-ca-path-missing": ("https", {"ca_path": "{{ ca_path }}.missing"}, {}),
+    "https-ca-path-not-pem": ("https", {"ca_path": "{{ not_pem_path }}"}, {}),
     "http-loopback": ("http", {}, {}),
     "http-unreachable": ("unreachable", {}, {}),
     "http-ipv6": ("ipv6", {}, {}),
@@ -81,7 +83,10 @@ def connection_batch(collections_path, tmp_path_factory):
             "base_url": base_urls["https"], "api_key": "{{ api_keys['acme'] }}", "ca_path": "{{ ca_path }}",
             "owner_email": portal.users["successor"].email, "send_instructions": False}})
 
-        run = ansible.run_tasks(tasks, extra_vars={"api_keys": api_keys, "ca_path": simulator.ca_path})
+        not_pem_path = tmp_path_factory.mktemp("not-pem") / "ca.pem"
+        not_pem_path.write_text("not a certificate\n")
+        run = ansible.run_tasks(tasks, extra_vars={"api_keys": api_keys, "ca_path": simulator.ca_path,
+                                                   "not_pem_path": str(not_pem_path)})
         yield SimpleNamespace(run=run, portal=portal, ipv6_portal=ipv6_portal, api_keys=api_keys, ca_path=simulator.ca_path)
 
 
@@ -91,6 +96,19 @@ def test_connection_succeeds(connection_batch, case):
 
     assert connection_batch.run.task(case)["status"] == "ok", connection_batch.run.describe()
     assert result["caller"]["is_owner"] is True
+
+
+@pytest.mark.parametrize("case, words", [
+    ("https-ca-path-missing", ["ca_path '", ".missing' does not exist", "leave it unset"]),
+    ("https-ca-path-not-pem", [TLS_FAILURE, "Check that ca_path '", "is a PEM file"]),
+])
+def test_connection_ca_path_unusable(connection_batch, case, words):
+    result = connection_batch.run.result(case)
+
+    assert connection_batch.run.task(case)["status"] == "failed"
+    for word in words:
+        assert word in result["msg"]
+    assert_no_traceback(connection_batch.run)
 
 
 @pytest.mark.parametrize("case", TLS_FAILING)

@@ -624,14 +624,21 @@ def test_redirect_not_followed(retry_sleep):
 
 # TLS and warnings ------------------------------------------------------------
 
+CA_PATH_MARK = "<an existing CA file>"
+
 
 @pytest.mark.parametrize("options, expected", [
     ({}, requests.certs.where()),
-    ({"validate_certs": True, "ca_path": "/etc/pki/docspace-ca.pem"}, "/etc/pki/docspace-ca.pem"),
+    ({"validate_certs": True, "ca_path": CA_PATH_MARK}, CA_PATH_MARK),
     ({"validate_certs": False}, False),
-    ({"validate_certs": False, "ca_path": "/etc/pki/docspace-ca.pem"}, False),
+    ({"validate_certs": False, "ca_path": CA_PATH_MARK}, False),
 ])
-def test_tls_verify_setting(options, expected, monkeypatch):
+def test_tls_verify_setting(options, expected, monkeypatch, tmp_path):
+    # CA_PATH_MARK stands for a CA file that exists, which the client requires.
+    ca_path = tmp_path / "docspace-ca.pem"
+    ca_path.write_text("")
+    options = {name: str(ca_path) if value == CA_PATH_MARK else value for name, value in options.items()}
+    expected = str(ca_path) if expected == CA_PATH_MARK else expected
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nonexistent/env-bundle.pem")
     monkeypatch.setenv("CURL_CA_BUNDLE", "/nonexistent/curl-bundle.pem")
     client = DocSpaceClient(BASE_URL, OWNER_KEY, **options)
@@ -641,6 +648,38 @@ def test_tls_verify_setting(options, expected, monkeypatch):
 
     assert client.verify == expected
     assert settings["verify"] == expected
+
+
+def test_client_ca_path_missing(tmp_path):
+    missing = str(tmp_path / "internal-ca.pem")
+
+    with pytest.raises(DocSpaceError) as caught:
+        DocSpaceClient("https://docspace.example.com", OWNER_KEY, ca_path=missing)
+
+    assert "ca_path '%s' does not exist" % missing in caught.value.msg
+
+
+def test_client_ca_path_unchecked_for_http(tmp_path):
+    client = DocSpaceClient("http://127.0.0.1:8092", OWNER_KEY, ca_path=str(tmp_path / "internal-ca.pem"))
+
+    assert client.base_url == "http://127.0.0.1:8092"
+
+
+def test_client_ca_path_unchecked_without_validation(tmp_path):
+    client = DocSpaceClient("https://docspace.example.com", OWNER_KEY, ca_path=str(tmp_path / "ca.pem"), validate_certs=False)
+
+    assert client.verify is False
+
+
+def test_client_local_os_error(retry_sleep):
+    client = scripted_client([OSError("Could not find a suitable TLS CA certificate bundle")], retry_sleep)
+
+    with pytest.raises(DocSpaceAPIError) as caught:
+        send(client)
+
+    assert caught.value.msg.startswith("GET %s failed: the request could not be prepared" % SETTINGS_URL)
+    assert "Check ca_path" in caught.value.msg
+    assert retry_sleep.calls == []
 
 
 @pytest.mark.parametrize("base_url, options, expected", [

@@ -188,12 +188,14 @@ def test_check_mode_reaches_flow(check_mode, run, flow):
     assert flow.instances[0].check_mode is check_mode
 
 
-def test_connection_options_reach_client(run, flow):
-    run(dict(CONNECTION, owner_id=NEW_ID, timeout=12, ca_path="/etc/pki/docspace-ca.pem"))
+def test_connection_options_reach_client(run, flow, tmp_path):
+    ca_path = tmp_path / "docspace-ca.pem"
+    ca_path.write_text("")
+    run(dict(CONNECTION, owner_id=NEW_ID, timeout=12, ca_path=str(ca_path)))
 
     client = flow.instances[0].client
     assert client.timeout == 12
-    assert client.verify == "/etc/pki/docspace-ca.pem"
+    assert client.verify == str(ca_path)
 
 
 # Results ---------------------------------------------------------------------
