@@ -140,6 +140,10 @@ def normalize_base_url(value):
         raise DocSpaceError("base_url must not contain a user name or password; pass credentials with api_key")
 
     if "://" not in text:
+        scheme = re.match(r"(https?):/*", text, re.IGNORECASE)
+        if scheme:
+            raise DocSpaceError("base_url '%s' is missing '//' after '%s:'; write it as %s://%s"
+                                % (text, scheme.group(1), scheme.group(1).lower(), text[scheme.end():]))
         raise DocSpaceError(
             "base_url '%s' has no scheme; write it with https:// (or http://), for example https://%s" % (text, text.lstrip("/"))
         )
@@ -148,6 +152,10 @@ def normalize_base_url(value):
         parts = urlsplit(text)
         port = parts.port
     except ValueError as exc:
+        netloc = text.split("://", 1)[1].split("/", 1)[0]
+        if netloc.count(":") > 1 and "[" not in netloc:
+            raise DocSpaceError("base_url '%s' has an IPv6 address without square brackets; write the address in "
+                                "brackets, for example http://[::1]:8080" % text)
         raise DocSpaceError("base_url '%s' is not a valid URL: %s" % (text, exc))
 
     if parts.scheme.lower() not in ("http", "https"):

@@ -82,6 +82,10 @@ def test_base_url_normalized(value, expected):
     ("https://docspace.example.com:https", ["is not a valid URL", "Port could not be cast"]),
     ("https://docspace.example.com:0", ["invalid port 0"]),
     ("https://[2001:db8::15/", ["is not a valid URL"]),
+    ("http:/127.0.0.1:8092/acme", ["is missing '//' after 'http:'", "write it as http://127.0.0.1:8092/acme"]),
+    ("HTTPS:docspace.example.com", ["is missing '//' after 'HTTPS:'", "write it as https://docspace.example.com"]),
+    ("http://::1:8092", ["IPv6 address without square brackets", "http://[::1]:8080"]),
+    ("http://2001:db8::15/acme", ["IPv6 address without square brackets"]),
 ])
 def test_base_url_invalid(value, words):
     with pytest.raises(DocSpaceError) as caught:
