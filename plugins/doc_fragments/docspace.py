@@ -59,10 +59,5 @@ notes:
     on HTTP 429 (honouring C(Retry-After) up to 30 seconds), 502, 503, 504 and connection failures, at most
     4 attempts with 1, 2 and 4 seconds between them and at most 60 seconds of waiting in all. So one read
     takes at most 4 times O(timeout) plus 60 seconds.
-  - >-
-    Writes are never repeated blindly. The request that sends the instructions email is retried only on
-    HTTP 429 and on failures to connect, when DocSpace certainly did not process it. The request that
-    applies the change is retried on the same conditions, and any other doubt is settled by reading the
-    owner back.
   - Redirects are never followed, so the C(Authorization) header never reaches another host.
 """

@@ -319,8 +319,8 @@ class OwnerTransfer:
         if owner_id_option:
             new_owner = self.portal.read_user(owner_id_option)
             if new_owner is None:
-                raise DocSpaceError("owner_id %s: no such user on %s. Check the id (People > profile > copy link "
-                                    "shows it)" % (owner_id_option, self.client.base_url))
+                raise DocSpaceError("owner_id %s: no such user on %s. Check the id, or name the new owner by "
+                                    "owner_email instead" % (owner_id_option, self.client.base_url))
         else:
             new_owner = self.portal.read_user_by_email(owner_email_option)
             if new_owner is None:

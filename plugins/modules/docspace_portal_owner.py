@@ -97,6 +97,11 @@ options:
 notes:
   - The confirmation email goes to the B(current) owner, never to the new owner.
   - >-
+    Writes are never repeated blindly. The request that sends the instructions email is retried only on
+    HTTP 429 and on failures to connect, when DocSpace certainly did not process it. The request that
+    applies the change is retried on the same conditions, and any other doubt is settled by reading the
+    owner back.
+  - >-
     Requests per run, as measured against the simulator. Already the owner: 2. Sending the instructions: 4
     (the owner's settings, the new owner, the caller's profile, the send), 3 in check mode. Completing with a
     full link: 6, including the read-back, 4 in check mode; 7 with a short link, 5 in check mode. A refusal
