@@ -79,6 +79,17 @@ def summary_lines(run, host):
     return run.result(SUMMARY_TASK, host=host)["msg"]
 
 
+def failure_message(run, host):
+    """Return the message of the last task that failed on `host`."""
+    failed = [record for record in run.records if record["host"] == host and record["status"] == "failed"]
+    assert failed, "no task failed on %s\n%s" % (host, run.describe())
+    return failed[-1]["result"]["msg"]
+
+
+def api_keys_for(portals, hosts):
+    return {host: portals[alias_for(host)].users["owner"].api_key for host in hosts}
+
+
 def test_example_inventory_shape():
     inventory = load_example()
     group = inventory[GROUP]
@@ -260,3 +271,59 @@ def test_handover_single_confirmation(ansible, docspace_simulator):
     assert eu.outbox == []
     assert_no_traceback(run)
     assert_no_secrets(run, eu.users["owner"].api_key, us.users["owner"].api_key, *link_secrets(link))
+
+
+# Advice and messages a newcomer follows literally ---------------------------------
+
+
+@pytest.mark.parametrize("text, expected", [
+    # A closing brace lost in an AWX survey answer.
+    ('{"docspace-eu": "%(eu)s", "docspace-us": "%(us)s"',
+     "docspace_confirmations is not valid JSON or YAML"),
+    # YAML text whose second line is indented.
+    ("docspace-eu: %(eu)s\n  docspace-us: %(us)s",
+     "docspace_confirmations is not valid JSON or YAML"),
+    # -e docspace_confirmations={"docspace-eu": "..."} after the shell removed the quotes.
+    ("{docspace-eu:%(eu)s}",
+     "docspace_confirmations must map each inventory hostname to its link as text"),
+], ids=["json_without_brace", "yaml_indented", "quotes_removed"])
+def test_handover_malformed_confirmations(ansible, docspace_simulator, text, expected):
+    hosts = ["docspace-eu", "docspace-us"]
+    portals = add_handover_portals(docspace_simulator, hosts)
+    inventory = inventory_like_example(portals, docspace_simulator.ca_path, hosts=hosts)
+    links = {alias: portal.make_confirmation_link(portal.users["new_owner"].id) for alias, portal in portals.items()}
+    extra_vars = {"vault_docspace_api_keys": api_keys_for(portals, hosts), "docspace_confirmations": text % links}
+
+    run = ansible.run(PLAYBOOK, inventory=inventory, extra_vars=extra_vars)
+
+    assert run.rc != 0, run.describe()
+    for host in hosts:
+        message = failure_message(run, host)
+        assert expected in message
+        assert "-e @FILE" in message
+        assert "inventory hostname" in message
+        assert "output has been hidden" not in message
+    for portal in portals.values():
+        assert portal.request_count() == 0
+        assert portal.outbox == []
+    assert_no_traceback(run)
+    assert_no_secrets(run, *extra_vars["vault_docspace_api_keys"].values(),
+                      *link_secrets(links["eu"]), *link_secrets(links["us"]))
+
+
+def test_handover_unknown_host_link_hidden(ansible, docspace_simulator):
+    hosts = ["docspace-eu"]
+    portals = add_handover_portals(docspace_simulator, hosts)
+    inventory = inventory_like_example(portals, docspace_simulator.ca_path, hosts=hosts)
+    link = portals["eu"].make_confirmation_link(portals["eu"].users["new_owner"].id)
+    # Key and value swapped for one entry, and a typo in a hostname.
+    confirmations = {link: "docspace-eu", "docspace-ue": link}
+    extra_vars = {"vault_docspace_api_keys": api_keys_for(portals, hosts), "docspace_confirmations": confirmations}
+
+    run = ansible.run(PLAYBOOK, inventory=inventory, extra_vars=extra_vars)
+
+    assert run.rc != 0, run.describe()
+    message = failure_message(run, "docspace-eu")
+    assert "not in the group docspace_portals: docspace-ue, 1 more that look like links (not shown)." in message
+    assert portals["eu"].request_count() == 0
+    assert_no_secrets(run, *link_secrets(link))
