@@ -327,3 +327,37 @@ def test_handover_unknown_host_link_hidden(ansible, docspace_simulator):
     assert "not in the group docspace_portals: docspace-ue, 1 more that look like links (not shown)." in message
     assert portals["eu"].request_count() == 0
     assert_no_secrets(run, *link_secrets(link))
+
+
+# A boolean false from a vars file or the inventory counts; only an empty value is unset --
+
+
+def test_handover_send_instructions_false_boolean(ansible, docspace_simulator):
+    hosts = ["docspace-eu"]
+    portals = add_handover_portals(docspace_simulator, hosts)
+    inventory = inventory_like_example(portals, docspace_simulator.ca_path, hosts=hosts)
+    extra_vars = {"vault_docspace_api_keys": api_keys_for(portals, hosts), "docspace_send_instructions": False}
+
+    run = ansible.run(PLAYBOOK, inventory=inventory, extra_vars=extra_vars)
+
+    assert run.rc == 0, run.describe()
+    assert "Outcome: pending" in summary_lines(run, "docspace-eu")
+    assert portals["eu"].request_count(SEND) == 0
+    assert portals["eu"].outbox == []
+
+
+def test_handover_validate_certs_false_boolean(ansible, docspace_simulator):
+    hosts = ["docspace-eu"]
+    portals = add_handover_portals(docspace_simulator, hosts)
+    inventory = inventory_like_example(portals, docspace_simulator.ca_path, hosts=hosts)
+    # The simulator's test CA is not trusted without docspace_ca_path, so only
+    # docspace_validate_certs: false lets this HTTPS run through.
+    variables = inventory[GROUP]["hosts"]["docspace-eu"]
+    variables["docspace_base_url"] = portals["eu"].https_base_url
+    variables["docspace_validate_certs"] = False
+    extra_vars = {"vault_docspace_api_keys": api_keys_for(portals, hosts)}
+
+    run = ansible.run(PLAYBOOK, inventory=inventory, extra_vars=extra_vars, check=True)
+
+    assert run.rc == 0, run.describe()
+    assert "Outcome: would change in check mode" in summary_lines(run, "docspace-eu")
