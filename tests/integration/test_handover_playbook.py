@@ -276,6 +276,38 @@ def test_handover_single_confirmation(ansible, docspace_simulator):
 # Advice and messages a newcomer follows literally ---------------------------------
 
 
+def test_handover_pending_advice_completes(ansible, docspace_simulator):
+    hosts = ["docspace-eu", "docspace-us"]
+    portals = add_handover_portals(docspace_simulator, hosts)
+    inventory = inventory_like_example(portals, docspace_simulator.ca_path, hosts=hosts)
+    keys = {"vault_docspace_api_keys": api_keys_for(portals, hosts)}
+    eu, us = portals["eu"], portals["us"]
+
+    sent = ansible.run(PLAYBOOK, inventory=inventory, extra_vars=keys)
+    assert sent.rc == 0, sent.describe()
+    pending = ansible.run(PLAYBOOK, inventory=inventory, extra_vars=dict(keys, docspace_send_instructions=False))
+    assert pending.rc == 0, pending.describe()
+
+    # Each portal's advice names that portal, so that it can be followed on a run of several portals.
+    for host in hosts:
+        advice = " ".join(summary_lines(pending, host))
+        assert "Outcome: pending" in summary_lines(pending, host)
+        assert "run the playbook again with --limit %s -e @FILE, where FILE sets docspace_confirmation" % host in advice
+        assert "--limit %s -e docspace_send_instructions=true" % host in advice
+
+    link = eu.last_email.short_link
+    completed = ansible.run(PLAYBOOK, inventory=inventory, extra_vars=dict(keys, docspace_confirmation=link),
+                            limit="docspace-eu")
+
+    assert completed.rc == 0, completed.describe()
+    assert "Outcome: ownership transferred" in summary_lines(completed, "docspace-eu")
+    assert eu.owner_id == eu.users["new_owner"].id
+    assert us.owner_id == us.users["owner"].id
+    assert len(eu.outbox) == 1
+    assert len(us.outbox) == 1
+    assert_no_secrets(completed, *keys["vault_docspace_api_keys"].values(), *link_secrets(link))
+
+
 @pytest.mark.parametrize("text, expected", [
     # A closing brace lost in an AWX survey answer.
     ('{"docspace-eu": "%(eu)s", "docspace-us": "%(us)s"',
