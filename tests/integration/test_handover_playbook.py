@@ -7,7 +7,10 @@ inventory hostname, passed here as an extra var instead of a vault file.
 """
 
 import copy
+import json
 import re
+import subprocess
+import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlsplit
@@ -15,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 from docspace_simulator import Simulator
-from harness import assert_no_secrets, assert_no_traceback, link_secrets, runner_for
+from harness import PlaybookRun, assert_no_secrets, assert_no_traceback, link_secrets, runner_for
 
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
 PLAYBOOK = PLAYBOOKS / "infrastructure_handover.yml"
@@ -88,6 +91,28 @@ def failure_message(run, host):
 
 def api_keys_for(portals, hosts):
     return {host: portals[alias_for(host)].users["owner"].api_key for host in hosts}
+
+
+def run_as_typed(ansible, inventory, extra_vars, *arguments):
+    """Run ansible-playbook with `arguments` as a user types them, such as a playbook FQCN or -e name=value.
+
+    PlaybookRunner.run takes the playbook only as a path and extra vars only as
+    a JSON file. `extra_vars` (the API keys) still go in as a file, named so
+    that the secret scans skip it.
+    """
+    run_dir = Path(tempfile.mkdtemp(prefix="typed", dir=str(ansible.work_dir)))
+    inventory_path = run_dir / "inventory.yml"
+    inventory_path.write_text(yaml.safe_dump(inventory, sort_keys=False))
+    vars_path = run_dir / "extra_vars.json"
+    vars_path.write_text(json.dumps(extra_vars))
+    results_path = run_dir / "results.json"
+    command = [ansible.ansible_playbook, "-i", str(inventory_path), "-e", "@%s" % vars_path, *arguments]
+
+    environment = ansible.environment({"DOCSPACE_RESULTS_FILE": str(results_path)})
+    completed = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=600,
+                               stdin=subprocess.DEVNULL, cwd=str(run_dir), check=False)
+    records = json.loads(results_path.read_text()) if results_path.exists() else []
+    return PlaybookRun(command, completed.returncode, completed.stdout, completed.stderr, records, run_dir)
 
 
 def test_example_inventory_shape():
@@ -359,6 +384,34 @@ def test_handover_unknown_host_link_hidden(ansible, docspace_simulator):
     assert "not in the group docspace_portals: docspace-ue, 1 more that look like links (not shown)." in message
     assert portals["eu"].request_count() == 0
     assert_no_secrets(run, *link_secrets(link))
+
+
+def test_handover_new_owner_override(ansible, docspace_simulator):
+    hosts = ["docspace-eu"]
+    portals = add_handover_portals(docspace_simulator, hosts)
+    inventory = inventory_like_example(portals, docspace_simulator.ca_path, hosts=hosts)
+    keys = {"vault_docspace_api_keys": api_keys_for(portals, hosts)}
+    eu = portals["eu"]
+    successor = eu.users["successor"]
+
+    # The example inventory sets docspace_new_owner_email for the group.
+    both = run_as_typed(ansible, inventory, keys, "-e", "docspace_new_owner_id=%s" % successor.id, str(PLAYBOOK))
+
+    assert both.rc != 0, both.describe()
+    message = failure_message(both, "docspace-eu")
+    assert "Both docspace_new_owner_email and docspace_new_owner_id are set" in message
+    assert "-e docspace_new_owner_email= -e docspace_new_owner_id=GUID" in message
+    assert eu.request_count() == 0
+
+    # The override the message suggests, typed the same way.
+    override = run_as_typed(ansible, inventory, keys, "-e", "docspace_new_owner_email=",
+                            "-e", "docspace_new_owner_id=%s" % successor.id, str(PLAYBOOK))
+
+    assert override.rc == 0, override.describe()
+    assert override.result(TRANSFER_TASK, host="docspace-eu")["new_owner"]["id"] == successor.id
+    assert "Outcome: instructions sent, pending" in summary_lines(override, "docspace-eu")
+    assert eu.last_email.new_owner_id == successor.id
+    assert_no_secrets(override, *keys["vault_docspace_api_keys"].values())
 
 
 # A boolean false from a vars file or the inventory counts; only an empty value is unset --
