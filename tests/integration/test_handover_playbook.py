@@ -414,6 +414,21 @@ def test_handover_new_owner_override(ansible, docspace_simulator):
     assert_no_secrets(override, *keys["vault_docspace_api_keys"].values())
 
 
+def test_handover_playbook_by_fqcn(ansible, docspace_simulator):
+    hosts = ["docspace-eu"]
+    portals = add_handover_portals(docspace_simulator, hosts)
+    inventory = inventory_like_example(portals, docspace_simulator.ca_path, hosts=hosts)
+    keys = {"vault_docspace_api_keys": api_keys_for(portals, hosts)}
+
+    # Users who install from Galaxy have no playbooks/ directory, only the installed collection.
+    run = run_as_typed(ansible, inventory, keys, "onlyoffice.docspace.infrastructure_handover", "--check")
+
+    assert run.rc == 0, run.describe()
+    assert "Outcome: would change in check mode" in summary_lines(run, "docspace-eu")
+    assert portals["eu"].outbox == []
+    assert_no_traceback(run)
+
+
 # A boolean false from a vars file or the inventory counts; only an empty value is unset --
 
 
