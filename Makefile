@@ -11,6 +11,13 @@ SHELL := /bin/bash
 PYTHON ?= python3
 # Interpreter for the lowest supported ansible-core (2.16 runs on 3.10 to 3.12).
 LOWEST_PYTHON ?= python3.11
+# Interpreter for the newest ansible-core (2.21 needs Python 3.12 or newer): the
+# first Python 3.13 or 3.12 that pyenv or PATH offers. Without one, the leg is
+# left out with a notice.
+NEXT_PYTHON ?= $(shell for candidate in $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin/python3.13 \
+	$${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.12*/bin/python3.12 python3.13 python3.12; do \
+	"$$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
+	&& { command -v "$$candidate"; break; }; done)
 # Python version ansible-test runs its tests with; it must match .venv.
 ANSIBLE_TEST_PYTHON ?= 3.11
 # pytest-xdist workers for the pytest suites; 0 runs them in one process.
@@ -18,8 +25,10 @@ PYTEST_WORKERS ?= 2
 
 VENV := .venv
 VENV_LOWEST := .venv-lowest
+VENV_NEXT := .venv-next
 BIN := $(CURDIR)/$(VENV)/bin
 BIN_LOWEST := $(CURDIR)/$(VENV_LOWEST)/bin
+BIN_NEXT := $(CURDIR)/$(VENV_NEXT)/bin
 BUILD_DIR := build
 
 # The collection built from this tree is installed here, and the pytest
@@ -34,6 +43,7 @@ export PATH := $(BIN):$(PATH)
 SIMULATOR_REQUIREMENTS := $(wildcard tests/simulator-requirements.txt)
 VENV_STAMP := $(VENV)/.requirements-installed
 VENV_LOWEST_STAMP := $(VENV_LOWEST)/.requirements-installed
+VENV_NEXT_STAMP := $(VENV_NEXT)/.requirements-installed
 
 ANSIBLE_TEST := $(BIN)/python tools/ansible_test.py
 ANSIBLE_TEST_OPTIONS := --local --requirements --python $(ANSIBLE_TEST_PYTHON) --color no
@@ -42,7 +52,7 @@ ANSIBLE_TEST_OPTIONS := --local --requirements --python $(ANSIBLE_TEST_PYTHON) -
 PYTEST_OPTIONS := $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadscope)
 
 .PHONY: help demo test bench lint sanity units integration clean distclean \
-	venv venv-lowest ruff collection doc pytest pytest-lowest \
+	venv venv-lowest venv-next ruff collection doc pytest pytest-lowest pytest-next \
 	pytest-units pytest-integration ansible-test-sanity ansible-test-units \
 	ansible-test-integration ansible-lint changelog-lint changelog build-check
 
@@ -52,7 +62,7 @@ help:
 	@echo 'make lint         ruff, ansible-lint (production profile) and the changelog lint'
 	@echo 'make sanity       ansible-test sanity, all tests'
 	@echo 'make units        pytest unit tests, then ansible-test units'
-	@echo 'make integration  pytest integration tests (newest and lowest ansible-core), then ansible-test integration'
+	@echo 'make integration  pytest integration tests (2.19, lowest and newest ansible-core), then ansible-test integration'
 	@echo 'make bench        time the handover for 1, 10 and 100 portals against an ansible.builtin.uri baseline'
 	@echo 'make changelog    regenerate CHANGELOG.rst from changelogs/'
 	@echo 'make clean        remove build output, caches and test output (make distclean: the virtual environments too)'
@@ -75,6 +85,14 @@ venv-lowest: $(VENV_LOWEST_STAMP)
 $(VENV_LOWEST_STAMP): requirements.txt requirements-lowest.txt $(SIMULATOR_REQUIREMENTS)
 	test -x $(VENV_LOWEST)/bin/python || $(LOWEST_PYTHON) -m venv $(VENV_LOWEST)
 	$(VENV_LOWEST)/bin/python -m pip install --quiet --requirement requirements-lowest.txt
+	touch $@
+
+venv-next: $(VENV_NEXT_STAMP)
+
+$(VENV_NEXT_STAMP): requirements.txt requirements-next.txt $(SIMULATOR_REQUIREMENTS)
+	@test -n "$(NEXT_PYTHON)" || { echo "No Python 3.12 or newer found for the newest ansible-core; set NEXT_PYTHON." >&2; exit 1; }
+	test -x $(VENV_NEXT)/bin/python || $(NEXT_PYTHON) -m venv $(VENV_NEXT)
+	$(VENV_NEXT)/bin/python -m pip install --quiet --requirement requirements-next.txt
 	touch $@
 
 # Build the collection, failing on any warning, and install the tarball into
@@ -127,6 +145,16 @@ pytest-integration: $(VENV_STAMP)
 pytest-lowest: $(VENV_LOWEST_STAMP)
 	PATH="$(BIN_LOWEST):$$PATH" $(BIN_LOWEST)/python -m pytest $(PYTEST_OPTIONS) -m "not slow" tests/integration
 
+# The same integration tests with the newest ansible-core, on NEXT_PYTHON. A
+# machine without Python 3.12 or newer leaves this leg out and says so.
+pytest-next:
+ifeq ($(strip $(NEXT_PYTHON)),)
+	@echo "NOTE: no Python 3.12 or newer found, so the integration tests do not run on the newest ansible-core (set NEXT_PYTHON)." >&2
+else
+	$(MAKE) $(VENV_NEXT_STAMP)
+	PATH="$(BIN_NEXT):$$PATH" $(BIN_NEXT)/python -m pytest $(PYTEST_OPTIONS) -m "not slow" tests/integration
+endif
+
 # ansible-test runs on a temporary ansible_collections/onlyoffice/docspace copy
 # of this tree and uses its own collection path, so ours is unset for it.
 ansible-test-sanity: $(VENV_STAMP)
@@ -159,7 +187,7 @@ sanity: ansible-test-sanity
 
 units: pytest-units ansible-test-units
 
-integration: collection pytest-integration pytest-lowest ansible-test-integration
+integration: collection pytest-integration pytest-lowest pytest-next ansible-test-integration
 
 # The whole suite. Each step runs in its own make so the order is fixed even
 # under `make -j`, and the first failure stops the run.
@@ -169,6 +197,7 @@ test:
 	$(MAKE) doc
 	$(MAKE) pytest
 	$(MAKE) pytest-lowest
+	$(MAKE) pytest-next
 	$(MAKE) ansible-test-sanity
 	$(MAKE) ansible-test-units
 	$(MAKE) ansible-test-integration
@@ -186,7 +215,8 @@ bench: collection
 
 clean:
 	rm -rf $(BUILD_DIR) .cache .ansible tests/output .pytest_cache .ruff_cache
-	find . -path ./$(VENV) -prune -o -path ./$(VENV_LOWEST) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+	find . -path ./$(VENV) -prune -o -path ./$(VENV_LOWEST) -prune -o -path ./$(VENV_NEXT) -prune \
+		-o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV) $(VENV_LOWEST)
+	rm -rf $(VENV) $(VENV_LOWEST) $(VENV_NEXT)
