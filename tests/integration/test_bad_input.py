@@ -82,6 +82,12 @@ def without_scheme(url):
     return url.split("://", 1)[1]
 
 
+def other_portal_short_link(context):
+    """Return a short owner-change link that the other portal issued."""
+    other = context.other_portal
+    return other.shorten(other.make_confirmation_link(other.users["successor"].id), other.base_url)
+
+
 def tampered(link):
     """Return the link with one character of the key's hash changed, so the key keeps its form."""
     start = link.index("key=") + len("key=")
@@ -211,8 +217,7 @@ CASES = [
     Case("link_truncated", lambda c: {"confirmation": c.link().split("&uid=", 1)[0]}, "these parameters are missing: 'uid'"),
     Case("link_other_portal", lambda c: {"confirmation": c.other_portal.make_confirmation_link(c.users["successor"].id)},
          "rejected the confirmation link as invalid"),
-    Case("link_other_portal_short", lambda c: {"confirmation": c.other_portal.shorten(
-        c.other_portal.make_confirmation_link(c.other_portal.users["successor"].id), c.other_portal.base_url)},
+    Case("link_other_portal_short", lambda c: {"confirmation": other_portal_short_link(c)},
          "unknown or no longer valid on this portal"),
     Case("link_unknown_short_code", lambda c: {"confirmation": c.portal.base_url + "/s/AAAAAAAAAAAAAAA"},
          "short link in confirmation is unknown or no longer valid"),
