@@ -390,10 +390,11 @@ class DocSpaceClient:
         # Count of 429 responses, so a poll loop can slow down after throttling.
         self.throttled = 0
 
-        # An explicit bundle path keeps REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE
-        # from replacing the certificate checks the user asked for.
         parts = urlsplit(self.base_url)
         self.ca_path = ca_path if validate_certs else None
+
+        # An explicit bundle path keeps REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE
+        # from replacing the certificate checks the user asked for.
         if not validate_certs:
             self.verify = False
         elif ca_path:
@@ -476,7 +477,7 @@ class DocSpaceClient:
                 slept += delay
                 continue
             except OSError as exc:
-                # requests raises a plain OSError for local set-up problems, such as a CA bundle it cannot read.
+                # requests raises a plain OSError for local set-up problems, such as a CA bundle path that does not exist.
                 raise DocSpaceAPIError(method, shown, "the request could not be prepared (%s)" % exc,
                                        hint="Check ca_path and the other connection options")
 

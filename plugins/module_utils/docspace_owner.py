@@ -446,9 +446,11 @@ class OwnerTransfer:
         uid = link.check(new_owner, current)
         try:
             self.validate_link(link, current)
-        except DocSpaceError as exc:
+        except DocSpaceAPIError:
+            raise
+        except DocSpaceError:
             # A link used after step 1 read the owner fails validation, so read the owner again before failing.
-            if isinstance(exc, DocSpaceAPIError) or self.read_back_owner_id() != new_owner["id"]:
+            if self.read_back_owner_id() != new_owner["id"]:
                 raise
             return self.confirmed_elsewhere(current, new_owner)
 

@@ -105,7 +105,7 @@ notes:
     Requests per run, as measured against the simulator. Already the owner: 2. Sending the instructions: 4
     (the owner's settings, the new owner, the caller's profile, the send), 3 in check mode. Completing with a
     full link: 6, including the read-back, 4 in check mode; 7 with a short link, 5 in check mode. A refusal
-    before any write: 2 to 4; when DocSpace rejects the link, one more to resolve a short link and one to read
+    before any write: 2 to 4. When DocSpace rejects the link, add one to resolve a short link and one to read
     the owner again. Each O(wait) poll: 1.
   - >-
     Tested against a simulator that follows DocSpace server releases 2.6.3 to 3.7.2 for the endpoints this

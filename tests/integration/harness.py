@@ -90,7 +90,7 @@ class PlaybookRunner:
             "ANSIBLE_LOCALHOST_WARNING": "0",
             "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
             "ANSIBLE_DEPRECATION_WARNINGS": "0",
-            # ansible-core 2.21 returns invocation only when asked to; the secret scans check it there too.
+            # ansible-core 2.21 returns invocation only when this is set, so the secret scans can check it there too.
             "ANSIBLE_INJECT_INVOCATION": "1",
             "ANSIBLE_LOCAL_TEMP": str(self.work_dir / "ansible-tmp"),
             "ANSIBLE_HOME": str(self.work_dir / "ansible-home"),
@@ -101,15 +101,20 @@ class PlaybookRunner:
         return env
 
     def run(self, playbook, extra_vars=None, env=None, check=False, diff=False, verbosity=0, inventory=None,
-            limit=None, forks=None, timeout=600):
-        """Run a playbook: a path, YAML text, or a list of plays (or of tasks for one localhost play)."""
+            limit=None, forks=None, timeout=600, arguments=()):
+        """Run a playbook: a path, YAML text, or a list of plays (or of tasks for one localhost play).
+
+        `arguments` go at the end of the command line as a user types them. With
+        playbook None they name the playbook too, for example by its FQCN.
+        """
         self.runs += 1
         run_dir = self.work_dir / ("run%03d" % self.runs)
         run_dir.mkdir(parents=True)
 
-        playbook_path = self._playbook_file(playbook, run_dir)
         results_path = run_dir / "results.json"
-        command = [self.ansible_playbook, str(playbook_path)]
+        command = [self.ansible_playbook]
+        if playbook is not None:
+            command.append(str(self._playbook_file(playbook, run_dir)))
         if inventory is not None:
             command += ["-i", str(self._inventory_file(inventory, run_dir))]
         else:
@@ -128,6 +133,7 @@ class PlaybookRunner:
             command += ["--forks", str(forks)]
         if verbosity:
             command.append("-" + "v" * verbosity)
+        command += list(arguments)
 
         environment = self.environment(env)
         environment["DOCSPACE_RESULTS_FILE"] = str(results_path)

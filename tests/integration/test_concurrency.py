@@ -128,7 +128,7 @@ def test_browser_confirm_before_put(ansible, docspace_portal, env, moment):
     successor = docspace_portal.users["successor"]
     link = docspace_portal.make_confirmation_link(successor.id)
     if moment == "during_check":
-        # The server holds the link check before processing it, so the check runs after the browser used the link.
+        # The server delays the link check before processing it, so the check runs after the browser used the link.
         docspace_portal.add_fault("slow", path="/api/2.0/authentication/confirm", method="POST", delay=HOLD)
         endpoint = CHECK_LINK
     elif moment == "after_check":

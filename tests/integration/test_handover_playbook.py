@@ -7,10 +7,7 @@ inventory hostname, passed here as an extra var instead of a vault file.
 """
 
 import copy
-import json
 import re
-import subprocess
-import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlsplit
@@ -18,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 from docspace_simulator import Simulator
-from harness import PlaybookRun, assert_no_secrets, assert_no_traceback, link_secrets, runner_for
+from harness import assert_no_secrets, assert_no_traceback, link_secrets, runner_for
 
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
 PLAYBOOK = PLAYBOOKS / "infrastructure_handover.yml"
@@ -91,28 +88,6 @@ def failure_message(run, host):
 
 def api_keys_for(portals, hosts):
     return {host: portals[alias_for(host)].users["owner"].api_key for host in hosts}
-
-
-def run_as_typed(ansible, inventory, extra_vars, *arguments):
-    """Run ansible-playbook with `arguments` as a user types them, such as a playbook FQCN or -e name=value.
-
-    PlaybookRunner.run takes the playbook only as a path and extra vars only as
-    a JSON file. `extra_vars` (the API keys) still go in as a file, named so
-    that the secret scans skip it.
-    """
-    run_dir = Path(tempfile.mkdtemp(prefix="typed", dir=str(ansible.work_dir)))
-    inventory_path = run_dir / "inventory.yml"
-    inventory_path.write_text(yaml.safe_dump(inventory, sort_keys=False))
-    vars_path = run_dir / "extra_vars.json"
-    vars_path.write_text(json.dumps(extra_vars))
-    results_path = run_dir / "results.json"
-    command = [ansible.ansible_playbook, "-i", str(inventory_path), "-e", "@%s" % vars_path, *arguments]
-
-    environment = ansible.environment({"DOCSPACE_RESULTS_FILE": str(results_path)})
-    completed = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=600,
-                               stdin=subprocess.DEVNULL, cwd=str(run_dir), check=False)
-    records = json.loads(results_path.read_text()) if results_path.exists() else []
-    return PlaybookRun(command, completed.returncode, completed.stdout, completed.stderr, records, run_dir)
 
 
 def test_example_inventory_shape():
@@ -395,7 +370,8 @@ def test_handover_new_owner_override(ansible, docspace_simulator):
     successor = eu.users["successor"]
 
     # The example inventory sets docspace_new_owner_email for the group.
-    both = run_as_typed(ansible, inventory, keys, "-e", "docspace_new_owner_id=%s" % successor.id, str(PLAYBOOK))
+    both = ansible.run(None, inventory=inventory, extra_vars=keys,
+                       arguments=["-e", "docspace_new_owner_id=%s" % successor.id, str(PLAYBOOK)])
 
     assert both.rc != 0, both.describe()
     message = failure_message(both, "docspace-eu")
@@ -404,8 +380,8 @@ def test_handover_new_owner_override(ansible, docspace_simulator):
     assert eu.request_count() == 0
 
     # The override the message suggests, typed the same way.
-    override = run_as_typed(ansible, inventory, keys, "-e", "docspace_new_owner_email=",
-                            "-e", "docspace_new_owner_id=%s" % successor.id, str(PLAYBOOK))
+    override = ansible.run(None, inventory=inventory, extra_vars=keys, arguments=[
+        "-e", "docspace_new_owner_email=", "-e", "docspace_new_owner_id=%s" % successor.id, str(PLAYBOOK)])
 
     assert override.rc == 0, override.describe()
     assert override.result(TRANSFER_TASK, host="docspace-eu")["new_owner"]["id"] == successor.id
@@ -421,7 +397,8 @@ def test_handover_playbook_by_fqcn(ansible, docspace_simulator):
     keys = {"vault_docspace_api_keys": api_keys_for(portals, hosts)}
 
     # Users who install from Galaxy have no playbooks/ directory, only the installed collection.
-    run = run_as_typed(ansible, inventory, keys, "onlyoffice.docspace.infrastructure_handover", "--check")
+    run = ansible.run(None, inventory=inventory, extra_vars=keys,
+                      arguments=["onlyoffice.docspace.infrastructure_handover", "--check"])
 
     assert run.rc == 0, run.describe()
     assert "Outcome: would change in check mode" in summary_lines(run, "docspace-eu")

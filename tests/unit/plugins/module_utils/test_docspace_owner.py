@@ -593,7 +593,7 @@ def test_confirmation_invalid_before_requests(run_error, portal):
 
 
 @pytest.mark.parametrize("check_mode", [False, True])
-def test_link_used_since_the_owner_was_read(check_mode, run_flow, portal):
+def test_link_used_meanwhile(check_mode, run_flow, portal):
     def confirm_in_browser_then_reject(request):
         portal.owner_id = NEW_ID
         return ok({"result": 1})
@@ -609,7 +609,7 @@ def test_link_used_since_the_owner_was_read(check_mode, run_flow, portal):
     assert "completed meanwhile" in result["msg"]
 
 
-def test_link_rejected_owner_read_back_unchanged(run_error, portal):
+def test_link_rejected_owner_unchanged(run_error, portal):
     portal.link_result = 1
 
     error = run_error(owner_id=NEW_ID, confirmation=confirmation_link())
@@ -843,7 +843,7 @@ def test_wait_interval_doubles_after_throttle(run_flow, portal, poll_sleep, retr
     assert poll_sleep.calls == [20, 10]
 
 
-def test_wait_interval_recovers_step_by_step(run_flow, portal, poll_sleep, retry_sleep):
+def test_wait_interval_halves_after_throttle(run_flow, portal, poll_sleep, retry_sleep):
     throttled_poll = [empty(429, {"Retry-After": "1"}), owner_is(OWNER_ID)]
     portal.script("GET", "/api/2.0/settings", owner_is(OWNER_ID), *throttled_poll, *throttled_poll,
                   *[owner_is(OWNER_ID)] * 3, owner_is(NEW_ID))
